@@ -1,0 +1,127 @@
+//! The Cloudflare bindings the domain needs, as traits. The `platform` crate implements
+//! them over `worker::Env` (R2, KV, Queues, the `INGEST` service binding); [`memory`]
+//! implements them in memory for native tests of the engine.
+//!
+//! Futures are `Send` so the axum router can hold them; on wasm32 the `platform` crate
+//! wraps its single-threaded futures accordingly.
+
+use crate::jobs::JobEnvelope;
+use std::future::Future;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{binding}: {message}")]
+pub struct BindingError {
+    pub binding: &'static str,
+    pub message: String,
+}
+
+impl BindingError {
+    pub fn new(binding: &'static str, message: impl std::fmt::Display) -> Self {
+        Self {
+            binding,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// R2 (`R2_BUCKET`).
+pub trait ObjectStore: Send + Sync {
+    fn put(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), BindingError>> + Send;
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, BindingError>> + Send;
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), BindingError>> + Send;
+}
+
+/// Workers KV (`KV`).
+pub trait KvStore: Send + Sync {
+    fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> impl Future<Output = Result<(), BindingError>> + Send;
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<String>, BindingError>> + Send;
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), BindingError>> + Send;
+}
+
+/// The producer side of `INGEST_QUEUE`.
+pub trait JobQueue: Send + Sync {
+    fn send(&self, envelope: &JobEnvelope, delay_seconds: u32) -> impl Future<Output = Result<(), BindingError>> + Send;
+}
+
+/// Everything a procedure step may reach besides Postgres.
+pub trait Bindings: Send + Sync {
+    fn objects(&self) -> &impl ObjectStore;
+    fn kv(&self) -> &impl KvStore;
+    fn queue(&self) -> &impl JobQueue;
+}
+
+/// In-memory bindings for native tests of the engine (the real ones are exercised
+/// end to end under `wrangler dev`).
+pub mod memory {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct MemoryBindings {
+        pub objects: MemoryObjects,
+        pub kv: MemoryKv,
+        pub queue: MemoryQueue,
+    }
+
+    #[derive(Default)]
+    pub struct MemoryObjects(pub Mutex<HashMap<String, Vec<u8>>>);
+    #[derive(Default)]
+    pub struct MemoryKv(pub Mutex<HashMap<String, String>>);
+    #[derive(Default)]
+    pub struct MemoryQueue(pub Mutex<Vec<(JobEnvelope, u32)>>);
+
+    fn poisoned(binding: &'static str) -> BindingError {
+        BindingError::new(binding, "lock poisoned")
+    }
+
+    impl ObjectStore for MemoryObjects {
+        async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), BindingError> {
+            self.0.lock().map_err(|_| poisoned("R2_BUCKET"))?.insert(key.to_owned(), bytes);
+            Ok(())
+        }
+        async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BindingError> {
+            Ok(self.0.lock().map_err(|_| poisoned("R2_BUCKET"))?.get(key).cloned())
+        }
+        async fn delete(&self, key: &str) -> Result<(), BindingError> {
+            self.0.lock().map_err(|_| poisoned("R2_BUCKET"))?.remove(key);
+            Ok(())
+        }
+    }
+
+    impl KvStore for MemoryKv {
+        async fn put(&self, key: &str, value: &str, _ttl: u64) -> Result<(), BindingError> {
+            self.0.lock().map_err(|_| poisoned("KV"))?.insert(key.to_owned(), value.to_owned());
+            Ok(())
+        }
+        async fn get(&self, key: &str) -> Result<Option<String>, BindingError> {
+            Ok(self.0.lock().map_err(|_| poisoned("KV"))?.get(key).cloned())
+        }
+        async fn delete(&self, key: &str) -> Result<(), BindingError> {
+            self.0.lock().map_err(|_| poisoned("KV"))?.remove(key);
+            Ok(())
+        }
+    }
+
+    impl JobQueue for MemoryQueue {
+        async fn send(&self, envelope: &JobEnvelope, delay_seconds: u32) -> Result<(), BindingError> {
+            self.0
+                .lock()
+                .map_err(|_| poisoned("INGEST_QUEUE"))?
+                .push((envelope.clone(), delay_seconds));
+            Ok(())
+        }
+    }
+
+    impl Bindings for MemoryBindings {
+        fn objects(&self) -> &impl ObjectStore {
+            &self.objects
+        }
+        fn kv(&self) -> &impl KvStore {
+            &self.kv
+        }
+        fn queue(&self) -> &impl JobQueue {
+            &self.queue
+        }
+    }
+}
