@@ -1,0 +1,156 @@
+# Shared by scripts/dev and scripts/test. Sourced, not run.
+# Everything a fresh machine of this kind needs is installed here, into project-local
+# folders (.tools/, node_modules/), and only when absent.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS="$ROOT/.tools"
+WORKER_BUILD_VERSION=0.8.7
+export PATH="$TOOLS/bin:$PATH"
+export WRANGLER_SEND_METRICS=false
+export CLOUDFLARE_CF_FETCH_ENABLED=false
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' "$ROOT/Cargo.lock"
+}
+
+ensure_tools() {
+  command -v cargo >/dev/null || die "cargo is required (rustup)"
+  command -v node >/dev/null || die "node is required"
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown >&2
+  fi
+  local stamp="$ROOT/node_modules/.package-lock.stamp"
+  if [ ! -f "$stamp" ] || [ "$ROOT/package-lock.json" -nt "$stamp" ]; then
+    log "installing npm packages (wrangler, esbuild, wasm-opt) from package-lock.json"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    touch "$stamp"
+  fi
+  if [ "$("$TOOLS/bin/worker-build" --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+    log "installing worker-build $WORKER_BUILD_VERSION into .tools/"
+    cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --root "$TOOLS" >&2
+  fi
+  local wbg; wbg=$(wasm_bindgen_version)
+  [ -n "$wbg" ] || die "no wasm-bindgen in Cargo.lock"
+  if [ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+    log "installing wasm-bindgen-cli $wbg (the version in Cargo.lock) into .tools/"
+    # Not --locked: its own lockfile names a crate version the registry lacks.
+    cargo install wasm-bindgen-cli --version "$wbg" --root "$TOOLS" >&2
+  fi
+}
+
+# Builds both Workers (release wasm, as deployed) into crates/*/build/.
+build_workers() {
+  local crate
+  for crate in ingest dashboard-api; do
+    log "building the $crate Worker (wasm32, release)"
+    (cd "$ROOT/crates/$crate" &&
+      WASM_BINDGEN_BIN="$TOOLS/bin/wasm-bindgen" \
+      ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild" \
+      WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt" \
+      worker-build --release >&2)
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for_http URL SECONDS LOGFILE PIDFILE: polls until the URL answers (any status);
+# gives up early when the process behind it has exited.
+wait_for_http() {
+  local url=$1 limit=$2 logfile=${3:-} pidfile=${4:-} i
+  for ((i = 0; i < limit * 4; i++)); do
+    if curl -s -o /dev/null --max-time 2 "$url"; then return 0; fi
+    if [ -n "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      [ -n "$logfile" ] && tail -n 40 "$logfile" >&2
+      die "the process serving $url exited"
+    fi
+    sleep 0.25
+  done
+  [ -n "$logfile" ] && tail -n 40 "$logfile" >&2
+  die "$url did not answer within ${limit}s"
+}
+
+# Prints a server URL (no database name): $DATABASE_URL's server if set, else the server
+# at 127.0.0.1:5432, else a throwaway cluster under .dev/pg built from the machine's
+# PostgreSQL binaries.
+postgres_server_url() {
+  if [ -n "${DATABASE_URL:-}" ]; then
+    printf '%s\n' "${DATABASE_URL%/*}"
+    return
+  fi
+  if port_open 5432; then
+    # Hyperdrive insists on a password in the URL; with trust auth any will do.
+    printf 'postgres://postgres:local@127.0.0.1:5432\n'
+    return
+  fi
+  local bindir; bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$bindir" ] || die "no Postgres at 127.0.0.1:5432, no DATABASE_URL, and no PostgreSQL binaries to start one"
+  local data="$ROOT/.dev/pg/data" port=54329
+  if [ ! -f "$data/PG_VERSION" ]; then
+    log "creating a throwaway Postgres cluster in .dev/pg"
+    mkdir -p "$ROOT/.dev/pg"
+    local as=(); [ "$(id -u)" = 0 ] && { chown -R postgres "$ROOT/.dev/pg"; as=(runuser -u postgres --); }
+    "${as[@]}" "$bindir/initdb" -D "$data" -U postgres -A trust >/dev/null
+  fi
+  if ! port_open "$port"; then
+    local as=(); [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+    "${as[@]}" "$bindir/pg_ctl" -D "$data" -l "$ROOT/.dev/pg/server.log" -o "-p $port -k /tmp -c listen_addresses=127.0.0.1" -w start >/dev/null
+  fi
+  printf 'postgres://postgres:local@127.0.0.1:%s\n' "$port"
+}
+
+# ACCESS_AUD for local runs: any tag works, the stand-in signs for it.
+LOCAL_ACCESS_AUD="local-dev-dashboard-aud"
+
+# start_stack NAME DB_URL API_PORT STANDINS_PORT INSPECTOR_PORT [extra env lines...]
+# Starts the stand-ins and both Workers under one `wrangler dev`; state in .dev/NAME.
+start_stack() {
+  local name=$1 db_url=$2 api_port=$3 standins_port=$4 inspector_port=$5; shift 5
+  local state="$ROOT/.dev/$name"
+  mkdir -p "$state"
+  for p in "$api_port" "$standins_port"; do
+    port_open "$p" && die "port $p is in use (another stack running? stop it first)"
+  done
+
+  log "starting the local stand-ins on 127.0.0.1:$standins_port"
+  cargo build --quiet -p standins >&2
+  setsid nohup "$ROOT/target/debug/standins" --port "$standins_port" --aud "$LOCAL_ACCESS_AUD" \
+    --state-dir "$ROOT/.dev/standins" </dev/null >"$state/standins.log" 2>&1 &
+  echo $! >"$state/standins.pid"
+  wait_for_http "http://127.0.0.1:$standins_port/cdn-cgi/access/certs" 60 "$state/standins.log" "$state/standins.pid"
+
+  {
+    echo "ACCESS_TEAM_DOMAIN=http://127.0.0.1:$standins_port"
+    echo "ACCESS_AUD=$LOCAL_ACCESS_AUD"
+    for line in "$@"; do echo "$line"; done
+  } >"$state/workers.env"
+
+  log "starting both Workers under wrangler dev on 127.0.0.1:$api_port"
+  (cd "$ROOT" && CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE="$db_url" \
+    setsid nohup node_modules/.bin/wrangler dev \
+      -c wrangler.dashboard.toml -c wrangler.ingest.toml \
+      --ip 127.0.0.1 --port "$api_port" --inspector-port "$inspector_port" \
+      --test-scheduled --env-file "$state/workers.env" \
+      --persist-to "$state/wrangler" --show-interactive-dev-session=false \
+      </dev/null >"$state/wrangler.log" 2>&1 &
+    echo $! >"$state/wrangler.pid")
+  wait_for_http "http://127.0.0.1:$api_port/api/health" 180 "$state/wrangler.log" "$state/wrangler.pid"
+}
+
+stop_stack() {
+  local state="$ROOT/.dev/$1" f pid i
+  for f in "$state/wrangler.pid" "$state/standins.pid"; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    # Each was started with setsid: its process group holds workerd, esbuild and the rest.
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    rm -f "$f"
+  done
+}
