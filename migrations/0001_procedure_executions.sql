@@ -12,7 +12,10 @@ CREATE TABLE procedure_execution (
     params            jsonb       NOT NULL DEFAULT '{}'::jsonb,
     status            text        NOT NULL DEFAULT 'queued'
                       CHECK (status IN ('queued', 'running', 'retrying', 'succeeded', 'failed')),
+    -- attempts: deliveries that took the lease and ran steps; deliveries: every
+    -- message received for this execution, including harmless redeliveries.
     attempts          integer     NOT NULL DEFAULT 0,
+    deliveries        integer     NOT NULL DEFAULT 0,
     counters          jsonb       NOT NULL DEFAULT '{}'::jsonb,
     error_code        text,
     error_message     text,

@@ -124,19 +124,26 @@ start_stack() {
   echo $! >"$state/standins.pid"
   wait_for_http "http://127.0.0.1:$standins_port/cdn-cgi/access/certs" 60 "$state/standins.log" "$state/standins.pid"
 
+  # Each stack runs from its own copies of the two configs so that its .dev.vars (read
+  # next to each config, for both Workers) holds this stack's settings. Only `main` is
+  # rewritten, to stay relative to the repository.
+  local cfg
+  for cfg in dashboard ingest; do
+    sed -e 's#^main = "crates/#main = "../../crates/#' "$ROOT/wrangler.$cfg.toml" >"$state/wrangler.$cfg.toml"
+  done
   {
     echo "ACCESS_TEAM_DOMAIN=http://127.0.0.1:$standins_port"
     echo "ACCESS_AUD=$LOCAL_ACCESS_AUD"
     for line in "$@"; do echo "$line"; done
-  } >"$state/workers.env"
+  } >"$state/.dev.vars"
 
   log "starting both Workers under wrangler dev on 127.0.0.1:$api_port"
-  (cd "$ROOT" && CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE="$db_url" \
-    setsid nohup node_modules/.bin/wrangler dev \
+  # `cd` on its own line: `$!` must be setsid's pid (the new process group), not a subshell's.
+  (cd "$state" || exit 1
+    CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE="$db_url" setsid nohup "$ROOT/node_modules/.bin/wrangler" dev \
       -c wrangler.dashboard.toml -c wrangler.ingest.toml \
       --ip 127.0.0.1 --port "$api_port" --inspector-port "$inspector_port" \
-      --test-scheduled --env-file "$state/workers.env" \
-      --persist-to "$state/wrangler" --show-interactive-dev-session=false \
+      --test-scheduled --persist-to "$state/wrangler" --show-interactive-dev-session=false \
       </dev/null >"$state/wrangler.log" 2>&1 &
     echo $! >"$state/wrangler.pid")
   wait_for_http "http://127.0.0.1:$api_port/api/health" 180 "$state/wrangler.log" "$state/wrangler.pid"

@@ -2,7 +2,7 @@
 //!
 //! - `migrate [DATABASE_URL]` — apply `migrations/` (defaults to `$DATABASE_URL`); ops point
 //!   it at production Postgres directly (not through Hyperdrive);
-//! - `create-db DATABASE_URL` — create the database named in the URL if it is absent;
+//! - `create-db DATABASE_URL` / `drop-db DATABASE_URL` — create (if absent) or drop the database named in the URL;
 //! - `wasm-size [LIMIT_BYTES]` — print both Workers' gzip-compressed wasm sizes and fail
 //!   above the limit (default 3 MiB, the Workers free-plan limit).
 
@@ -21,18 +21,27 @@ fn database_url(arg: Option<&String>) -> anyhow::Result<String> {
     }
 }
 
-async fn create_db(url: &str) -> anyhow::Result<()> {
-    let name = url
+fn database_name(url: &str) -> anyhow::Result<&str> {
+    url
         .split('?')
         .next()
         .and_then(|u| u.rsplit('/').next())
         .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-        .context("the URL must end in a database name of letters, digits and _")?;
+        .context("the URL must end in a database name of letters, digits and _")
+}
+
+async fn admin(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     let admin_url = test_db::with_database(url, "postgres");
     let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
         .await
         .with_context(|| format!("connect to {}", dbmigrate::redact(&admin_url)))?;
     tokio::spawn(connection);
+    Ok(client)
+}
+
+async fn create_db(url: &str) -> anyhow::Result<()> {
+    let name = database_name(url)?;
+    let client = admin(url).await?;
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
         .await?
@@ -41,6 +50,15 @@ async fn create_db(url: &str) -> anyhow::Result<()> {
         client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await?;
         println!("created database {name}");
     }
+    Ok(())
+}
+
+async fn drop_db(url: &str) -> anyhow::Result<()> {
+    let name = database_name(url)?;
+    admin(url)
+        .await?
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await?;
     Ok(())
 }
 
@@ -61,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
             println!("migrated {} to version {version}", dbmigrate::redact(&url));
         }
         Some("create-db") => create_db(&database_url(args.get(1))?).await?,
+        Some("drop-db") => drop_db(&database_url(args.get(1))?).await?,
         Some("wasm-size") => {
             let limit: u64 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(3 * 1024 * 1024);
             let mut over = Vec::new();
@@ -80,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
                 bail!("gzip wasm over the limit: {}", over.join(", "));
             }
         }
-        _ => bail!("usage: cargo xtask migrate [URL] | create-db URL | wasm-size [LIMIT_BYTES]"),
+        _ => bail!("usage: cargo xtask migrate [URL] | create-db URL | drop-db URL | wasm-size [LIMIT_BYTES]"),
     }
     Ok(())
 }

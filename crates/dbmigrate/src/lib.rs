@@ -28,6 +28,19 @@ pub fn latest_version() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// A short fingerprint of every migration's checksum: test templates are rebuilt when
+/// any migration changes, not only when one is added.
+pub fn fingerprint() -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for migration in MIGRATOR.iter() {
+        for byte in migration.version.to_le_bytes().iter().chain(migration.checksum.iter()) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{:012x}", hash & 0xffff_ffff_ffff)
+}
+
 /// A connection string with any password replaced, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -98,6 +98,7 @@ async fn redelivery_after_success_has_no_effect() {
     assert_eq!(effects(&db, id).await, one_each());
     let execution = repo::get_execution(&db.client, id).await.unwrap().unwrap();
     assert_eq!(execution.attempts, 1, "a finished execution is not leased again");
+    assert_eq!(execution.deliveries, 2, "both deliveries are counted");
 }
 
 #[tokio::test]

@@ -93,6 +93,13 @@ impl AccessStandin {
         &self.private_pem
     }
 
+    /// The public key as SPKI PEM (tests sign an HS256 token with it, which must be refused).
+    pub fn public_pem(&self) -> anyhow::Result<String> {
+        use rsa::pkcs8::EncodePublicKey;
+        let private = RsaPrivateKey::from_pkcs8_pem(&self.private_pem)?;
+        Ok(private.to_public_key().to_public_key_pem(LineEnding::LF)?)
+    }
+
     /// Claims of an application token for a signed-in user.
     pub fn user_claims(&self, email: &str, ttl_seconds: i64) -> Value {
         let now = now_seconds();

@@ -58,7 +58,7 @@ impl TestDb {
     pub async fn new() -> anyhow::Result<TestDb> {
         let admin_url = admin_url();
         let admin = connect(&admin_url).await?;
-        let template = format!("merch_test_template_v{}", dbmigrate::latest_version());
+        let template = format!("merch_test_template_{}", dbmigrate::fingerprint());
         admin.execute("SELECT pg_advisory_lock(727274)", &[]).await?;
         let result = async {
             let exists = admin

@@ -16,6 +16,9 @@ use serde_json::{json, Map, Value};
 use tokio_postgres::Client;
 use uuid::Uuid;
 
+/// A delivery that finds the lease taken comes back after at most this long.
+pub const LEASE_RECHECK_MAX_SECONDS: i64 = 30;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Disposition {
     Ack,
@@ -105,7 +108,7 @@ async fn run<B: Bindings + 'static>(
     }
     let id = envelope.execution_id;
 
-    let Some(execution) = repo::get_execution(db, id).await? else {
+    let Some(execution) = repo::record_delivery(db, id).await? else {
         tracing::error!(execution_id = %id, job_type = %envelope.job_type, "message for an unknown execution recorded as failed");
         repo::record_unrunnable(
             db,
@@ -145,8 +148,9 @@ async fn run<B: Bindings + 'static>(
         }
         let remaining = repo::lease_remaining_seconds(db, id).await?;
         tracing::info!(execution_id = %id, remaining, "execution leased by another delivery; retrying later");
+        // Look again when the lease runs out, or sooner: the holder may finish first.
         return Ok(Disposition::Retry {
-            delay_seconds: u32::try_from(remaining.clamp(1, 900)).unwrap_or(1),
+            delay_seconds: u32::try_from(remaining.clamp(1, LEASE_RECHECK_MAX_SECONDS)).unwrap_or(1),
         });
     };
     tracing::info!(execution_id = %id, job_type = %execution.job_type, attempt = execution.attempts, "execution leased");
@@ -172,7 +176,7 @@ async fn run<B: Bindings + 'static>(
                 tracing::warn!(execution_id = %id, step = name, code = %error.code, message = %error.message, "step failed; retrying with backoff");
                 repo::fail_step(db, id, ordinal, &error.code, &error.message).await?;
                 repo::mark_retrying(db, id, token, &error.code, &format!("step {name}: {}", error.message)).await?;
-                return Ok(config.retry(delivery_attempt));
+                return Ok(config.retry(u32::try_from(execution.attempts).unwrap_or(1)));
             }
         }
     }

@@ -21,6 +21,7 @@ pub struct Execution {
     pub params: serde_json::Value,
     pub status: String,
     pub attempts: i32,
+    pub deliveries: i32,
     pub counters: serde_json::Value,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -46,6 +47,7 @@ impl Execution {
             params: row.get("params"),
             status: row.get("status"),
             attempts: row.get("attempts"),
+            deliveries: row.get("deliveries"),
             counters: row.get("counters"),
             error_code: row.get("error_code"),
             error_message: row.get("error_message"),
@@ -89,7 +91,7 @@ impl StepExecution {
 }
 
 const EXECUTION_COLUMNS: &str = "id, job_type, trigger, principal_kind, principal_id, dedupe_key, params, status, \
-     attempts, counters, error_code, error_message, created_at, started_at, finished_at, updated_at";
+     attempts, deliveries, counters, error_code, error_message, created_at, started_at, finished_at, updated_at";
 
 pub struct NewExecution<'a> {
     pub id: Uuid,
@@ -204,6 +206,14 @@ pub async fn list_steps(db: &impl GenericClient, execution_id: Uuid) -> Result<V
         )
         .await?;
     Ok(rows.iter().map(StepExecution::from_row).collect())
+}
+
+/// Counts a received message for the execution; returns the execution as it now reads.
+pub async fn record_delivery(db: &impl GenericClient, id: Uuid) -> Result<Option<Execution>, DbError> {
+    let sql = format!(
+        "UPDATE procedure_execution SET deliveries = deliveries + 1 WHERE id = $1 RETURNING {EXECUTION_COLUMNS}"
+    );
+    Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(Execution::from_row))
 }
 
 /// Takes the execution's lease when it is not finished and no live lease is held.
