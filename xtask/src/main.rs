@@ -22,8 +22,7 @@ fn database_url(arg: Option<&String>) -> anyhow::Result<String> {
 }
 
 fn database_name(url: &str) -> anyhow::Result<&str> {
-    url
-        .split('?')
+    url.split('?')
         .next()
         .and_then(|u| u.rsplit('/').next())
         .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))

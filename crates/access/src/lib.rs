@@ -45,8 +45,14 @@ pub enum ConfigError {
 impl AccessConfig {
     /// Reads the two settings; a bare host gets `https://`, a trailing `/` is dropped.
     pub fn new(team_domain: Option<&str>, audience: Option<&str>) -> Result<Self, ConfigError> {
-        let team = team_domain.map(str::trim).filter(|s| !s.is_empty()).ok_or(ConfigError::MissingTeamDomain)?;
-        let audience = audience.map(str::trim).filter(|s| !s.is_empty()).ok_or(ConfigError::MissingAudience)?;
+        let team = team_domain
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or(ConfigError::MissingTeamDomain)?;
+        let audience = audience
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or(ConfigError::MissingAudience)?;
         let team = team.trim_end_matches('/');
         let team_domain = if team.contains("://") {
             team.to_owned()
@@ -168,7 +174,13 @@ impl KeyCache {
         };
     }
 
-    async fn key_for(&self, config: &AccessConfig, kid: &str, fetcher: &impl KeyFetcher, now_ms: i64) -> Result<DecodingKey, AccessError> {
+    async fn key_for(
+        &self,
+        config: &AccessConfig,
+        kid: &str,
+        fetcher: &impl KeyFetcher,
+        now_ms: i64,
+    ) -> Result<DecodingKey, AccessError> {
         let (cached, fetch) = self.lookup(kid, now_ms);
         if !fetch {
             return cached.ok_or_else(|| AccessError::UnknownKeyId(kid.to_owned()));
@@ -192,7 +204,10 @@ impl KeyCache {
         fetcher: &impl KeyFetcher,
         now_ms: i64,
     ) -> Result<Principal, AccessError> {
-        let token = token.map(str::trim).filter(|t| !t.is_empty()).ok_or(AccessError::MissingToken)?;
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AccessError::MissingToken)?;
         // `alg: none` and unknown algorithms fail here: the header does not parse.
         let header = jsonwebtoken::decode_header(token).map_err(|e| AccessError::Malformed(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
@@ -227,7 +242,10 @@ impl KeyCache {
         if claims.nbf.is_some_and(|nbf| nbf - LEEWAY_SECONDS > now) {
             return Err(AccessError::NotYetValid);
         }
-        match (claims.email.filter(|e| !e.is_empty()), claims.common_name.filter(|c| !c.is_empty())) {
+        match (
+            claims.email.filter(|e| !e.is_empty()),
+            claims.common_name.filter(|c| !c.is_empty()),
+        ) {
             (Some(email), _) => Ok(Principal::User {
                 email,
                 subject: claims.sub.unwrap_or_default(),

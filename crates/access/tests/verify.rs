@@ -1,4 +1,5 @@
 //! Every way an Access assertion can be wrong, and the two right ones.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is how a test reports failure
 
 use access::{AccessConfig, AccessError, KeyCache, KeyFetcher};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -153,7 +154,11 @@ async fn every_negative_is_refused() {
     };
     let cases: Vec<(&str, Option<String>, AccessError)> = vec![
         ("missing", None, AccessError::MissingToken),
-        ("wrong aud", Some(good(&with(base.clone(), "aud", json!(["nope"])))), AccessError::WrongAudience),
+        (
+            "wrong aud",
+            Some(good(&with(base.clone(), "aud", json!(["nope"])))),
+            AccessError::WrongAudience,
+        ),
         (
             "aud of another app",
             Some(good(&with(base.clone(), "aud", json!(["aud-finance-app"])))),
@@ -161,16 +166,44 @@ async fn every_negative_is_refused() {
         ),
         (
             "wrong iss",
-            Some(good(&with(base.clone(), "iss", json!("https://evil.cloudflareaccess.com")))),
+            Some(good(&with(
+                base.clone(),
+                "iss",
+                json!("https://evil.cloudflareaccess.com"),
+            ))),
             AccessError::WrongIssuer("https://evil.cloudflareaccess.com".into()),
         ),
-        ("expired", Some(good(&with(base.clone(), "exp", json!(NOW - 61)))), AccessError::Expired),
-        ("nbf in future", Some(good(&with(base.clone(), "nbf", json!(NOW + 61)))), AccessError::NotYetValid),
-        ("unknown kid", Some(sign(&base, "kid-other", &other.private_pem)), AccessError::UnknownKeyId("kid-other".into())),
-        ("signed by another key under our kid", Some(sign(&base, "kid-1", &other.private_pem)), AccessError::BadSignature),
+        (
+            "expired",
+            Some(good(&with(base.clone(), "exp", json!(NOW - 61)))),
+            AccessError::Expired,
+        ),
+        (
+            "nbf in future",
+            Some(good(&with(base.clone(), "nbf", json!(NOW + 61)))),
+            AccessError::NotYetValid,
+        ),
+        (
+            "unknown kid",
+            Some(sign(&base, "kid-other", &other.private_pem)),
+            AccessError::UnknownKeyId("kid-other".into()),
+        ),
+        (
+            "signed by another key under our kid",
+            Some(sign(&base, "kid-1", &other.private_pem)),
+            AccessError::BadSignature,
+        ),
         ("tampered", Some(tampered), AccessError::BadSignature),
-        ("garbage", Some("not-a-jwt".into()), AccessError::Malformed(String::new())),
-        ("no identity", Some(good(&json!({"iss": TEAM, "aud": AUD, "exp": NOW + 60}))), AccessError::NoIdentity),
+        (
+            "garbage",
+            Some("not-a-jwt".into()),
+            AccessError::Malformed(String::new()),
+        ),
+        (
+            "no identity",
+            Some(good(&json!({"iss": TEAM, "aud": AUD, "exp": NOW + 60}))),
+            AccessError::NoIdentity,
+        ),
     ];
     for (name, token, expected) in cases {
         let got = verify(token.as_deref()).await.expect_err(name);
@@ -187,8 +220,12 @@ async fn every_negative_is_refused() {
 
 #[tokio::test]
 async fn leeway_is_sixty_seconds() {
-    assert!(verify(Some(&good(&with(user_claims(), "exp", json!(NOW - 59))))).await.is_ok());
-    assert!(verify(Some(&good(&with(user_claims(), "nbf", json!(NOW + 59))))).await.is_ok());
+    assert!(verify(Some(&good(&with(user_claims(), "exp", json!(NOW - 59)))))
+        .await
+        .is_ok());
+    assert!(verify(Some(&good(&with(user_claims(), "nbf", json!(NOW + 59)))))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -199,18 +236,28 @@ async fn keys_are_cached_and_unknown_kids_refetch_at_most_once_a_minute() {
     let cfg = config();
     let token = good(&user_claims());
     cache.verify(&cfg, Some(&token), &fetcher, NOW_MS).await.unwrap();
-    cache.verify(&cfg, Some(&token), &fetcher, NOW_MS + 1_000).await.unwrap();
+    cache
+        .verify(&cfg, Some(&token), &fetcher, NOW_MS + 1_000)
+        .await
+        .unwrap();
     assert_eq!(fetcher.calls.get(), 1, "second verification uses the cache");
 
     // A rotated key: unknown kid within the minute → no refetch.
     let rotated = sign(&user_claims(), "kid-other", &other.private_pem);
     *fetcher.set.borrow_mut() = json!({ "keys": [key.jwk, other.jwk] });
-    let err = cache.verify(&cfg, Some(&rotated), &fetcher, NOW_MS + 30_000).await.unwrap_err();
+    let err = cache
+        .verify(&cfg, Some(&rotated), &fetcher, NOW_MS + 30_000)
+        .await
+        .unwrap_err();
     assert_eq!(err, AccessError::UnknownKeyId("kid-other".into()));
     assert_eq!(fetcher.calls.get(), 1);
     // After a minute the unknown kid triggers exactly one refetch and then verifies.
     let later = NOW_MS + 61_000;
-    let claims = with(with(user_claims(), "exp", json!(later / 1000 + 600)), "nbf", json!(later / 1000));
+    let claims = with(
+        with(user_claims(), "exp", json!(later / 1000 + 600)),
+        "nbf",
+        json!(later / 1000),
+    );
     let rotated = sign(&claims, "kid-other", &other.private_pem);
     cache.verify(&cfg, Some(&rotated), &fetcher, later).await.unwrap();
     assert_eq!(fetcher.calls.get(), 2);
@@ -230,11 +277,19 @@ async fn an_unreachable_key_endpoint_is_not_the_clients_fault() {
 
 #[test]
 fn configuration_is_required() {
-    assert_eq!(AccessConfig::new(None, Some(AUD)), Err(access::ConfigError::MissingTeamDomain));
-    assert_eq!(AccessConfig::new(Some(TEAM), Some("  ")), Err(access::ConfigError::MissingAudience));
+    assert_eq!(
+        AccessConfig::new(None, Some(AUD)),
+        Err(access::ConfigError::MissingTeamDomain)
+    );
+    assert_eq!(
+        AccessConfig::new(Some(TEAM), Some("  ")),
+        Err(access::ConfigError::MissingAudience)
+    );
     assert_eq!(config().team_domain, TEAM);
     assert_eq!(
-        AccessConfig::new(Some("http://127.0.0.1:9300"), Some(AUD)).unwrap().certs_url(),
+        AccessConfig::new(Some("http://127.0.0.1:9300"), Some(AUD))
+            .unwrap()
+            .certs_url(),
         "http://127.0.0.1:9300/cdn-cgi/access/certs"
     );
 }

@@ -58,7 +58,9 @@ impl Backend for WorkerBackend {
                 .as_ref()
                 .map_err(|e| AccessError::KeysUnavailable(e.to_string()))?;
             let now_ms = js_sys::Date::now() as i64;
-            ACCESS_KEYS.verify(config, assertion.as_deref(), &JwksFetcher, now_ms).await
+            ACCESS_KEYS
+                .verify(config, assertion.as_deref(), &JwksFetcher, now_ms)
+                .await
         })
     }
 
@@ -122,7 +124,11 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         let method: js_sys::Function = js_sys::Reflect::get(target, &JsValue::from_str("scheduled"))?.into();
         let options = js_sys::Object::new();
         js_sys::Reflect::set(&options, &"cron".into(), &JsValue::from_str(&event.cron()))?;
-        js_sys::Reflect::set(&options, &"scheduledTime".into(), &js_sys::Date::new(&JsValue::from_f64(event.schedule())))?;
+        js_sys::Reflect::set(
+            &options,
+            &"scheduledTime".into(),
+            &js_sys::Date::new(&JsValue::from_f64(event.schedule())),
+        )?;
         let promise: js_sys::Promise = method.call1(target, &options)?.into();
         wasm_bindgen_futures::JsFuture::from(promise).await
     };

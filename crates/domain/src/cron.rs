@@ -51,7 +51,10 @@ mod tests {
         let later_same_minute = t + TimeDelta::milliseconds(59_000);
         assert_eq!(dedupe_key("0 6 * * *", t), dedupe_key("0 6 * * *", later_same_minute));
         assert_ne!(dedupe_key("0 6 * * *", t), dedupe_key("0 * * * *", t));
-        assert_ne!(dedupe_key("0 6 * * *", t), dedupe_key("0 6 * * *", t + TimeDelta::days(1)));
+        assert_ne!(
+            dedupe_key("0 6 * * *", t),
+            dedupe_key("0 6 * * *", t + TimeDelta::days(1))
+        );
         assert_eq!(dedupe_key("0 6 * * *", t), "cron:0 6 * * *@2026-12-04T06:00Z");
     }
 }

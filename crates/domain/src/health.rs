@@ -24,10 +24,19 @@ pub struct ProbeReport {
 }
 
 impl ProbeReport {
-    fn from_result(system: &str, start: chrono::DateTime<chrono::Utc>, result: Result<serde_json::Value, String>) -> Self {
+    fn from_result(
+        system: &str,
+        start: chrono::DateTime<chrono::Utc>,
+        result: Result<serde_json::Value, String>,
+    ) -> Self {
         let latency_ms = clock::elapsed_ms(start);
         match result {
-            Ok(detail) => Self { system: system.to_owned(), status: ProbeStatus::Ok, latency_ms, detail },
+            Ok(detail) => Self {
+                system: system.to_owned(),
+                status: ProbeStatus::Ok,
+                latency_ms,
+                detail,
+            },
             Err(message) => Self {
                 system: system.to_owned(),
                 status: ProbeStatus::Down,
@@ -114,6 +123,10 @@ pub async fn probe_queue(queue: &impl JobQueue) -> ProbeReport {
 }
 
 /// Wraps an externally measured probe (e.g. the ingest Worker over the service binding).
-pub fn report(system: &str, start: chrono::DateTime<chrono::Utc>, result: Result<serde_json::Value, String>) -> ProbeReport {
+pub fn report(
+    system: &str,
+    start: chrono::DateTime<chrono::Utc>,
+    result: Result<serde_json::Value, String>,
+) -> ProbeReport {
     ProbeReport::from_result(system, start, result)
 }

@@ -40,7 +40,8 @@ pub trait KvStore: Send + Sync {
 
 /// The producer side of `INGEST_QUEUE`.
 pub trait JobQueue: Send + Sync {
-    fn send(&self, envelope: &JobEnvelope, delay_seconds: u32) -> impl Future<Output = Result<(), BindingError>> + Send;
+    fn send(&self, envelope: &JobEnvelope, delay_seconds: u32)
+        -> impl Future<Output = Result<(), BindingError>> + Send;
 }
 
 /// Everything a procedure step may reach besides Postgres.
@@ -77,7 +78,10 @@ pub mod memory {
 
     impl ObjectStore for MemoryObjects {
         async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), BindingError> {
-            self.0.lock().map_err(|_| poisoned("R2_BUCKET"))?.insert(key.to_owned(), bytes);
+            self.0
+                .lock()
+                .map_err(|_| poisoned("R2_BUCKET"))?
+                .insert(key.to_owned(), bytes);
             Ok(())
         }
         async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BindingError> {
@@ -91,7 +95,10 @@ pub mod memory {
 
     impl KvStore for MemoryKv {
         async fn put(&self, key: &str, value: &str, _ttl: u64) -> Result<(), BindingError> {
-            self.0.lock().map_err(|_| poisoned("KV"))?.insert(key.to_owned(), value.to_owned());
+            self.0
+                .lock()
+                .map_err(|_| poisoned("KV"))?
+                .insert(key.to_owned(), value.to_owned());
             Ok(())
         }
         async fn get(&self, key: &str) -> Result<Option<String>, BindingError> {

@@ -1,4 +1,5 @@
 //! The ProcedureExecution engine on real Postgres (one fresh database per test).
+#![allow(clippy::unwrap_used)] // test helpers: a panic is how a test reports failure
 
 use domain::jobs::engine::{process_dead_letter, process_message, Disposition, EngineConfig};
 use domain::jobs::procedures::Registry;
@@ -41,9 +42,16 @@ fn new_id(started: Started) -> Uuid {
     }
 }
 
-async fn deliver(db: &TestDb, bindings: &MemoryBindings, id: Uuid, job: JobType, attempt: u32) -> Disposition {
+async fn deliver(db: &TestDb, bindings: &MemoryBindings, id: Uuid, job: JobType) -> Disposition {
     let body = serde_json::to_value(JobEnvelope::new(job, id)).unwrap();
-    process_message(&db.client, bindings, &Registry::standard(), &EngineConfig::default(), &body, attempt).await
+    process_message(
+        &db.client,
+        bindings,
+        &Registry::standard(),
+        &EngineConfig::default(),
+        &body,
+    )
+    .await
 }
 
 async fn effects(db: &TestDb, id: Uuid) -> Vec<(String, i64)> {
@@ -72,7 +80,10 @@ async fn start_enqueues_the_envelope_and_a_run_records_every_step() {
     let sent = bindings.queue.0.lock().unwrap().clone();
     assert_eq!(sent, vec![(JobEnvelope::new(JobType::EngineDrill, id), 0)]);
 
-    assert_eq!(deliver(&db, &bindings, id, JobType::EngineDrill, 1).await, Disposition::Ack);
+    assert_eq!(
+        deliver(&db, &bindings, id, JobType::EngineDrill).await,
+        Disposition::Ack
+    );
     let execution = repo::get_execution(&db.client, id).await.unwrap().unwrap();
     assert_eq!(execution.status, "succeeded");
     assert_eq!(execution.attempts, 1);
@@ -80,10 +91,17 @@ async fn start_enqueues_the_envelope_and_a_run_records_every_step() {
     assert_eq!(execution.principal_id, "analyst@example.com");
     assert_eq!(execution.counters["second"]["effects"], json!(1));
     let steps = repo::list_steps(&db.client, id).await.unwrap();
-    let names: Vec<_> = steps.iter().map(|s| (s.name.as_str(), s.status.as_str(), s.attempts)).collect();
+    let names: Vec<_> = steps
+        .iter()
+        .map(|s| (s.name.as_str(), s.status.as_str(), s.attempts))
+        .collect();
     assert_eq!(
         names,
-        vec![("first", "succeeded", 1), ("second", "succeeded", 1), ("third", "succeeded", 1)]
+        vec![
+            ("first", "succeeded", 1),
+            ("second", "succeeded", 1),
+            ("third", "succeeded", 1)
+        ]
     );
     assert_eq!(effects(&db, id).await, one_each());
 }
@@ -93,8 +111,14 @@ async fn redelivery_after_success_has_no_effect() {
     let db = TestDb::new().await.unwrap();
     let bindings = MemoryBindings::default();
     let id = new_id(start(&db, &bindings, JobType::EngineDrill, json!({}), None).await);
-    assert_eq!(deliver(&db, &bindings, id, JobType::EngineDrill, 1).await, Disposition::Ack);
-    assert_eq!(deliver(&db, &bindings, id, JobType::EngineDrill, 1).await, Disposition::Ack);
+    assert_eq!(
+        deliver(&db, &bindings, id, JobType::EngineDrill).await,
+        Disposition::Ack
+    );
+    assert_eq!(
+        deliver(&db, &bindings, id, JobType::EngineDrill).await,
+        Disposition::Ack
+    );
     assert_eq!(effects(&db, id).await, one_each());
     let execution = repo::get_execution(&db.client, id).await.unwrap().unwrap();
     assert_eq!(execution.attempts, 1, "a finished execution is not leased again");
@@ -109,7 +133,7 @@ async fn a_failing_step_backs_off_and_finished_steps_do_not_rerun() {
     let id = new_id(start(&db, &bindings, JobType::EngineDrill, params, None).await);
 
     assert_eq!(
-        deliver(&db, &bindings, id, JobType::EngineDrill, 1).await,
+        deliver(&db, &bindings, id, JobType::EngineDrill).await,
         Disposition::Retry { delay_seconds: 2 }
     );
     let execution = repo::get_execution(&db.client, id).await.unwrap().unwrap();
@@ -120,17 +144,29 @@ async fn a_failing_step_backs_off_and_finished_steps_do_not_rerun() {
     assert!(steps[1].error_message.as_deref().unwrap().contains("failed on purpose"));
 
     assert_eq!(
-        deliver(&db, &bindings, id, JobType::EngineDrill, 2).await,
+        deliver(&db, &bindings, id, JobType::EngineDrill).await,
         Disposition::Retry { delay_seconds: 4 }
     );
-    assert_eq!(deliver(&db, &bindings, id, JobType::EngineDrill, 3).await, Disposition::Ack);
+    assert_eq!(
+        deliver(&db, &bindings, id, JobType::EngineDrill).await,
+        Disposition::Ack
+    );
 
     let execution = repo::get_execution(&db.client, id).await.unwrap().unwrap();
     assert_eq!(execution.status, "succeeded");
     assert_eq!(execution.error_code, None);
     assert_eq!(execution.attempts, 3);
-    let attempts: Vec<_> = repo::list_steps(&db.client, id).await.unwrap().iter().map(|s| s.attempts).collect();
-    assert_eq!(attempts, vec![1, 3, 1], "first ran once, second three times, third once");
+    let attempts: Vec<_> = repo::list_steps(&db.client, id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.attempts)
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![1, 3, 1],
+        "first ran once, second three times, third once"
+    );
     assert_eq!(effects(&db, id).await, one_each());
 }
 
@@ -140,9 +176,9 @@ async fn exhausted_retries_dead_letter_with_the_last_error() {
     let bindings = MemoryBindings::default();
     let params = json!({"fail_step": "first", "fail_times": 100});
     let id = new_id(start(&db, &bindings, JobType::EngineDrill, params, None).await);
-    for attempt in 1..=3 {
+    for _ in 1..=3 {
         assert!(matches!(
-            deliver(&db, &bindings, id, JobType::EngineDrill, attempt).await,
+            deliver(&db, &bindings, id, JobType::EngineDrill).await,
             Disposition::Retry { .. }
         ));
     }
@@ -164,7 +200,7 @@ async fn a_type_without_handler_is_recorded_failed() {
     let id = new_id(start(&db, &bindings, job, json!({}), None).await);
     let registry = Registry::<MemoryBindings>::empty();
     let body = serde_json::to_value(JobEnvelope::new(job, id)).unwrap();
-    let disposition = process_message(&db.client, &bindings, &registry, &EngineConfig::default(), &body, 1).await;
+    let disposition = process_message(&db.client, &bindings, &registry, &EngineConfig::default(), &body).await;
     assert_eq!(disposition, Disposition::Ack);
     let execution = repo::get_execution(&db.client, id).await.unwrap().unwrap();
     assert_eq!(execution.status, "failed");
@@ -180,13 +216,13 @@ async fn malformed_and_orphan_messages_are_recorded_not_dropped() {
 
     let garbage = json!({"hello": "world"});
     assert_eq!(
-        process_message(&db.client, &bindings, &registry, &config, &garbage, 1).await,
+        process_message(&db.client, &bindings, &registry, &config, &garbage).await,
         Disposition::Ack
     );
     let orphan_id = Uuid::now_v7();
     let orphan = serde_json::to_value(JobEnvelope::new(JobType::EngineDrill, orphan_id)).unwrap();
     assert_eq!(
-        process_message(&db.client, &bindings, &registry, &config, &orphan, 1).await,
+        process_message(&db.client, &bindings, &registry, &config, &orphan).await,
         Disposition::Ack
     );
     let failed = repo::list_executions(
@@ -208,10 +244,18 @@ async fn malformed_and_orphan_messages_are_recorded_not_dropped() {
     // A queue probe is acknowledged and leaves nothing behind.
     let probe = serde_json::to_value(JobEnvelope::probe()).unwrap();
     assert_eq!(
-        process_message(&db.client, &bindings, &registry, &config, &probe, 1).await,
+        process_message(&db.client, &bindings, &registry, &config, &probe).await,
         Disposition::Ack
     );
-    let all = repo::list_executions(&db.client, &ExecutionFilter { limit: 10, ..Default::default() }).await.unwrap();
+    let all = repo::list_executions(
+        &db.client,
+        &ExecutionFilter {
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(all.total, 2);
 }
 
@@ -223,7 +267,7 @@ async fn a_leased_execution_is_not_run_by_a_second_delivery() {
     // Another delivery holds the lease.
     let other = repo::acquire_lease(&db.client, id, Uuid::new_v4(), 60).await.unwrap();
     assert!(other.is_some());
-    match deliver(&db, &bindings, id, JobType::EngineDrill, 1).await {
+    match deliver(&db, &bindings, id, JobType::EngineDrill).await {
         Disposition::Retry { delay_seconds } => assert!((1..=60).contains(&delay_seconds)),
         Disposition::Ack => panic!("must not ack while another delivery holds the lease"),
     }
@@ -235,8 +279,25 @@ async fn a_dedupe_key_records_one_execution() {
     let db = TestDb::new().await.unwrap();
     let bindings = MemoryBindings::default();
     let key = "cron:0 6 * * *@2026-12-04T06:00Z";
-    let first = new_id(start(&db, &bindings, JobType::ProcedureExecutionInitiate, json!({}), Some(key)).await);
-    match start(&db, &bindings, JobType::ProcedureExecutionInitiate, json!({}), Some(key)).await {
+    let first = new_id(
+        start(
+            &db,
+            &bindings,
+            JobType::ProcedureExecutionInitiate,
+            json!({}),
+            Some(key),
+        )
+        .await,
+    );
+    match start(
+        &db,
+        &bindings,
+        JobType::ProcedureExecutionInitiate,
+        json!({}),
+        Some(key),
+    )
+    .await
+    {
         Started::Duplicate(e) => assert_eq!(e.id, first),
         Started::New(e) => panic!("second execution {} recorded", e.id),
     }

@@ -30,7 +30,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .iter()
         .map(|t| t.as_str().to_owned())
         .collect();
-    let status = if postgres.status == ProbeStatus::Ok { "ok" } else { "degraded" };
+    let status = if postgres.status == ProbeStatus::Ok {
+        "ok"
+    } else {
+        "degraded"
+    };
     Response::from_json(&json!({
         "status": status,
         "worker": "ingest",

@@ -9,7 +9,9 @@ use platform::{env_string, WorkerBindings};
 use worker::{event, Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
 
 fn retry_options(delay_seconds: u32) -> worker::QueueRetryOptions {
-    QueueRetryOptionsBuilder::new().with_delay_seconds(delay_seconds).build()
+    QueueRetryOptionsBuilder::new()
+        .with_delay_seconds(delay_seconds)
+        .build()
 }
 
 #[event(queue)]
@@ -40,7 +42,7 @@ async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) 
         let disposition = if dead_letter {
             engine::process_dead_letter(&db.client, &body).await
         } else {
-            engine::process_message(&db.client, &bindings, &registry, &config, &body, 1).await
+            engine::process_message(&db.client, &bindings, &registry, &config, &body).await
         };
         match disposition {
             Disposition::Ack => message.ack(),

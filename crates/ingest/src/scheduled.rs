@@ -33,7 +33,16 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Err(unknown) => {
             tracing::error!(cron = %cron, "{unknown}");
             let id = uuid_for(&key);
-            if let Err(e) = repo::record_unrunnable(db.client.as_ref(), id, "UNSCHEDULED_CRON", &params, "unknown_schedule", &unknown.to_string()).await {
+            if let Err(e) = repo::record_unrunnable(
+                db.client.as_ref(),
+                id,
+                "UNSCHEDULED_CRON",
+                &params,
+                "unknown_schedule",
+                &unknown.to_string(),
+            )
+            .await
+            {
                 tracing::error!(error = ?e, "could not record the unknown schedule");
             }
         }
@@ -49,7 +58,9 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
                     dedupe_key: Some(&key),
                 };
                 match start_execution(db.client.as_ref(), bindings.queue(), request).await {
-                    Ok(Started::New(e)) => tracing::info!(cron = %cron, execution_id = %e.id, job_type = %job_type, "cron enqueued"),
+                    Ok(Started::New(e)) => {
+                        tracing::info!(cron = %cron, execution_id = %e.id, job_type = %job_type, "cron enqueued")
+                    }
                     Ok(Started::Duplicate(e)) => {
                         tracing::info!(cron = %cron, execution_id = %e.id, key = %key, "cron already enqueued for this time")
                     }

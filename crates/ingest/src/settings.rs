@@ -13,7 +13,9 @@ pub fn engine_config(get: impl Fn(&str) -> Option<String>) -> EngineConfig {
     EngineConfig {
         backoff_base_seconds: num("JOB_BACKOFF_BASE_SECONDS").unwrap_or(defaults.backoff_base_seconds),
         backoff_cap_seconds: num("JOB_BACKOFF_CAP_SECONDS").unwrap_or(defaults.backoff_cap_seconds),
-        lease_seconds: num("JOB_LEASE_SECONDS").map(i64::from).unwrap_or(defaults.lease_seconds),
+        lease_seconds: num("JOB_LEASE_SECONDS")
+            .map(i64::from)
+            .unwrap_or(defaults.lease_seconds),
     }
 }
 

@@ -111,7 +111,11 @@ impl KvStore for WorkerKv {
 }
 
 impl JobQueue for WorkerQueue {
-    fn send(&self, envelope: &JobEnvelope, delay_seconds: u32) -> impl Future<Output = Result<(), BindingError>> + Send {
+    fn send(
+        &self,
+        envelope: &JobEnvelope,
+        delay_seconds: u32,
+    ) -> impl Future<Output = Result<(), BindingError>> + Send {
         let envelope = envelope.clone();
         SendFuture::new(async move {
             // JSON-compatible serialisation: the default turns maps into JS `Map`s that
@@ -136,7 +140,10 @@ pub struct JwksFetcher;
 impl access::KeyFetcher for JwksFetcher {
     async fn fetch_jwks(&self, url: &str) -> Result<jsonwebtoken::jwk::JwkSet, String> {
         let request = worker::Request::new(url, worker::Method::Get).map_err(|e| e.to_string())?;
-        let mut response = worker::Fetch::Request(request).send().await.map_err(|e| e.to_string())?;
+        let mut response = worker::Fetch::Request(request)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         if response.status_code() != 200 {
             return Err(format!("{url} answered {}", response.status_code()));
         }

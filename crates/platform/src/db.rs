@@ -25,7 +25,9 @@ impl std::fmt::Display for DbConnectError {
 }
 
 pub async fn connect(env: &Env) -> Result<DbHandle, DbConnectError> {
-    let hyperdrive = env.hyperdrive(HYPERDRIVE).map_err(|e| DbConnectError(format!("{HYPERDRIVE} binding: {e}")))?;
+    let hyperdrive = env
+        .hyperdrive(HYPERDRIVE)
+        .map_err(|e| DbConnectError(format!("{HYPERDRIVE} binding: {e}")))?;
     let config = hyperdrive
         .connection_string()
         .parse::<tokio_postgres::Config>()

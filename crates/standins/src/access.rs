@@ -138,7 +138,11 @@ async fn token(State(s): State<Arc<AccessStandin>>, Query(q): Query<TokenQuery>)
         (Some(email), None) if email.contains('@') => s.user_claims(email, ttl),
         (None, Some(service)) if !service.is_empty() => s.service_claims(service, ttl),
         _ => {
-            return (StatusCode::BAD_REQUEST, "pass ?email=<address> or ?service=<common name>\n").into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                "pass ?email=<address> or ?service=<common name>\n",
+            )
+                .into_response();
         }
     };
     match s.sign_claims(&claims, KID) {

@@ -26,21 +26,13 @@ fn admin_url() -> String {
 pub fn with_database(url: &str, db: &str) -> String {
     let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
     let prefix = &base[..authority_end];
     match query {
         Some(q) => format!("{prefix}/{db}?{q}"),
         None => format!("{prefix}/{db}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn with_database_replaces_only_the_name() {
-        assert_eq!(super::with_database("postgres://u@h:5432/a", "b"), "postgres://u@h:5432/b");
-        assert_eq!(super::with_database("postgres://u@h:5432", "b"), "postgres://u@h:5432/b");
-        assert_eq!(super::with_database("postgres://u@h/a?sslmode=disable", "b"), "postgres://u@h/b?sslmode=disable");
     }
 }
 
@@ -67,7 +59,9 @@ impl TestDb {
                 .is_some();
             if !exists {
                 let building = format!("{template}_building");
-                admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{building}\"")).await?;
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{building}\""))
+                    .await?;
                 admin.batch_execute(&format!("CREATE DATABASE \"{building}\"")).await?;
                 dbmigrate::migrate(&with_database(&admin_url, &building)).await?;
                 admin
@@ -112,5 +106,24 @@ impl Drop for TestDb {
             });
         })
         .join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn with_database_replaces_only_the_name() {
+        assert_eq!(
+            super::with_database("postgres://u@h:5432/a", "b"),
+            "postgres://u@h:5432/b"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@h:5432", "b"),
+            "postgres://u@h:5432/b"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@h/a?sslmode=disable", "b"),
+            "postgres://u@h/b?sslmode=disable"
+        );
     }
 }

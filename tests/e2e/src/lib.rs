@@ -34,7 +34,11 @@ pub fn stack() -> &'static Stack {
     STACK.get_or_init(|| {
         let standins = env("E2E_STANDINS_URL");
         let key = std::path::Path::new(&env("E2E_STANDINS_STATE")).join("access-signing-key.pem");
-        assert!(key.exists(), "{} is missing: the stand-ins did not start", key.display());
+        assert!(
+            key.exists(),
+            "{} is missing: the stand-ins did not start",
+            key.display()
+        );
         Stack {
             api: env("E2E_API_URL"),
             access: AccessStandin::load_or_create(&key, &standins, AUD).expect("load the Access stand-in key"),
@@ -54,7 +58,10 @@ pub fn stack() -> &'static Stack {
 impl Stack {
     pub fn user_token(&self) -> String {
         self.access
-            .sign_claims(&self.access.user_claims("analyst@example.com", 3600), standins::access::KID)
+            .sign_claims(
+                &self.access.user_claims("analyst@example.com", 3600),
+                standins::access::KID,
+            )
             .expect("sign")
     }
 
@@ -102,7 +109,10 @@ impl Stack {
             if done(&body) {
                 return body;
             }
-            assert!(Instant::now() < deadline, "execution {id} did not reach the expected state in {limit:?}: {body:#}");
+            assert!(
+                Instant::now() < deadline,
+                "execution {id} did not reach the expected state in {limit:?}: {body:#}"
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
@@ -110,7 +120,10 @@ impl Stack {
     /// Starts a job through the API and returns its execution id.
     pub async fn start_job(&self, job_type: &str, params: Value) -> String {
         let (status, headers, body) = self
-            .post("/api/jobs", &serde_json::json!({ "job_type": job_type, "params": params }))
+            .post(
+                "/api/jobs",
+                &serde_json::json!({ "job_type": job_type, "params": params }),
+            )
             .await;
         assert_eq!(status, 202, "{body}");
         let id = body["execution_id"].as_str().expect("execution_id").to_owned();
@@ -132,11 +145,20 @@ pub fn status_of(body: &Value) -> &str {
 }
 
 /// Asserts the structured error shape and that its request id is the response header's.
-pub fn assert_error(status: u16, headers: &reqwest::header::HeaderMap, body: &Value, want_status: u16, want_code: &str) {
+pub fn assert_error(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &Value,
+    want_status: u16,
+    want_code: &str,
+) {
     assert_eq!(status, want_status, "{body}");
     let error = &body["error"];
     assert_eq!(error["code"], want_code, "{body}");
     assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    let header_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).expect("x-request-id header");
+    let header_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-request-id header");
     assert_eq!(error["request_id"], header_id, "{body}");
 }

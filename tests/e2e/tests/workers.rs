@@ -1,5 +1,6 @@
 //! End to end: the real wasm Workers under `wrangler dev`, Postgres through Hyperdrive,
 //! R2, KV, the queue and the service binding, with tokens from the Access stand-in.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is how a test reports failure
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -103,7 +104,12 @@ async fn every_bad_assertion_gets_401_with_a_json_error_and_request_id() {
     )
     .unwrap();
     let cases: Vec<(&str, Option<String>, Option<String>, &str)> = vec![
-        ("wrong aud", Some(signed(&with(base.clone(), "aud", json!(["wrong"])))), None, "invalid_token"),
+        (
+            "wrong aud",
+            Some(signed(&with(base.clone(), "aud", json!(["wrong"])))),
+            None,
+            "invalid_token",
+        ),
         (
             "aud of another app",
             Some(signed(&with(base.clone(), "aud", json!(["another-access-app-aud"])))),
@@ -112,12 +118,26 @@ async fn every_bad_assertion_gets_401_with_a_json_error_and_request_id() {
         ),
         (
             "wrong iss",
-            Some(signed(&with(base.clone(), "iss", json!("https://other-team.cloudflareaccess.com")))),
+            Some(signed(&with(
+                base.clone(),
+                "iss",
+                json!("https://other-team.cloudflareaccess.com"),
+            ))),
             None,
             "invalid_token",
         ),
-        ("expired", Some(signed(&with(base.clone(), "exp", json!(now - 120)))), None, "token_expired"),
-        ("nbf in the future", Some(signed(&with(base.clone(), "nbf", json!(now + 600)))), None, "invalid_token"),
+        (
+            "expired",
+            Some(signed(&with(base.clone(), "exp", json!(now - 120)))),
+            None,
+            "token_expired",
+        ),
+        (
+            "nbf in the future",
+            Some(signed(&with(base.clone(), "nbf", json!(now + 600)))),
+            None,
+            "invalid_token",
+        ),
         ("alg none", Some(alg_none), None, "invalid_token"),
         ("HS256 signed with the public key", Some(hs256), None, "invalid_token"),
         (
@@ -126,7 +146,12 @@ async fn every_bad_assertion_gets_401_with_a_json_error_and_request_id() {
             None,
             "invalid_token",
         ),
-        ("signed by another key under our kid", Some(other_key.sign_claims(&base, KID).unwrap()), None, "invalid_token"),
+        (
+            "signed by another key under our kid",
+            Some(other_key.sign_claims(&base, KID).unwrap()),
+            None,
+            "invalid_token",
+        ),
         ("tampered signature", Some(tampered), None, "invalid_token"),
         ("cookie without header", None, Some(signed(&base)), "missing_token"),
         ("missing token", None, None, "missing_token"),
@@ -148,7 +173,10 @@ async fn valid_user_and_service_tokens_become_principals() {
     assert_eq!(body["kind"], "user");
     assert_eq!(body["email"], "analyst@example.com");
 
-    let service = s.access.sign_claims(&s.access.service_claims("reporting-bot", 600), KID).unwrap();
+    let service = s
+        .access
+        .sign_claims(&s.access.service_claims("reporting-bot", 600), KID)
+        .unwrap();
     let (status, _, body) = me_with(Some(&service), None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({ "kind": "service", "common_name": "reporting-bot" }));
@@ -173,7 +201,13 @@ async fn request_ids_are_echoed_and_errors_are_structured() {
     assert_error(status, &headers, &body, 404, "not_found");
     let (status, headers, body) = s.get(&format!("/api/jobs/{}", uuid::Uuid::new_v4())).await;
     assert_error(status, &headers, &body, 404, "not_found");
-    for bad in ["status=bogus", "limit=100000", "limit=0", "created_after=yesterday", "colour=red"] {
+    for bad in [
+        "status=bogus",
+        "limit=100000",
+        "limit=0",
+        "created_after=yesterday",
+        "colour=red",
+    ] {
         let (status, headers, body) = s.get(&format!("/api/jobs?{bad}")).await;
         assert_error(status, &headers, &body, 400, "invalid_query");
     }
@@ -181,7 +215,9 @@ async fn request_ids_are_echoed_and_errors_are_structured() {
     assert_error(status, &headers, &body, 400, "unknown_job_type");
     let (status, headers, body) = s.post("/api/jobs", &json!({ "type": "ENGINE_DRILL" })).await;
     assert_error(status, &headers, &body, 400, "invalid_body");
-    let (status, headers, body) = s.post("/api/jobs", &json!({ "job_type": "ENGINE_DRILL", "params": [1] })).await;
+    let (status, headers, body) = s
+        .post("/api/jobs", &json!({ "job_type": "ENGINE_DRILL", "params": [1] }))
+        .await;
     assert_error(status, &headers, &body, 400, "invalid_body");
 }
 
@@ -208,12 +244,22 @@ async fn a_started_job_runs_through_the_queue_and_records_its_steps() {
         .collect();
     assert_eq!(
         steps,
-        [("postgres", "succeeded"), ("r2", "succeeded"), ("kv", "succeeded"), ("queue", "succeeded")]
+        [
+            ("postgres", "succeeded"),
+            ("r2", "succeeded"),
+            ("kv", "succeeded"),
+            ("queue", "succeeded")
+        ]
     );
-    assert_eq!(body["steps"][0]["output"]["detail"]["migration_version"], json!(dbmigrate::latest_version()));
+    assert_eq!(
+        body["steps"][0]["output"]["detail"]["migration_version"],
+        json!(dbmigrate::latest_version())
+    );
 
     // It is listed, and the filters find it.
-    let (status, _, list) = s.get("/api/jobs?job_type=SYSTEM_SELF_CHECK&status=succeeded&limit=200").await;
+    let (status, _, list) = s
+        .get("/api/jobs?job_type=SYSTEM_SELF_CHECK&status=succeeded&limit=200")
+        .await;
     assert_eq!(status, 200);
     assert!(list["items"].as_array().unwrap().iter().any(|e| e["id"] == id.as_str()));
 }
@@ -221,9 +267,18 @@ async fn a_started_job_runs_through_the_queue_and_records_its_steps() {
 /// Fires a cron through miniflare's trigger endpoint with an explicit scheduled time.
 async fn fire(cron: &str, time_ms: i64) {
     let s = stack();
-    let url = format!("{}/cdn-cgi/handler/scheduled?cron={}&time={time_ms}", s.api, cron.replace(' ', "+"));
+    let url = format!(
+        "{}/cdn-cgi/handler/scheduled?cron={}&time={time_ms}",
+        s.api,
+        cron.replace(' ', "+")
+    );
     let response = s.http.get(url).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200, "{}", response.text().await.unwrap_or_default());
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
 }
 
 async fn executions_with_key(key: &str) -> Vec<(String, String, String)> {
@@ -264,7 +319,9 @@ async fn each_cron_records_one_execution_per_scheduled_time() {
     // A later scheduled time is a new execution.
     fire("0 * * * *", base_ms + 3_600_000).await;
     assert_eq!(
-        executions_with_key(&format!("cron:0 * * * *@{}", chrono_minute(base_ms + 3_600_000))).await.len(),
+        executions_with_key(&format!("cron:0 * * * *@{}", chrono_minute(base_ms + 3_600_000)))
+            .await
+            .len(),
         1
     );
 }
@@ -352,7 +409,9 @@ async fn the_same_message_delivered_again_leaves_one_set_of_effects() {
     let (status, _, _) = s.post(&format!("/api/jobs/{id}/dispatch"), &json!({})).await;
     assert_eq!(status, 202);
     let body = s
-        .wait_for_execution(&id, Duration::from_secs(60), |b| b["execution"]["deliveries"].as_i64() >= Some(3))
+        .wait_for_execution(&id, Duration::from_secs(60), |b| {
+            b["execution"]["deliveries"].as_i64() >= Some(3)
+        })
         .await;
     assert_eq!(status_of(&body), "succeeded");
     assert_eq!(body["execution"]["attempts"], 1, "{body:#}");
@@ -365,14 +424,21 @@ async fn the_same_message_delivered_again_leaves_one_set_of_effects() {
 #[tokio::test]
 async fn a_failing_step_is_retried_with_backoff_then_succeeds() {
     let s = stack();
-    let id = s.start_job("ENGINE_DRILL", json!({ "fail_step": "second", "fail_times": 2 })).await;
+    let id = s
+        .start_job("ENGINE_DRILL", json!({ "fail_step": "second", "fail_times": 2 }))
+        .await;
     let body = s
         .wait_for_execution(&id, Duration::from_secs(90), |b| {
             matches!(status_of(b), "succeeded" | "failed")
         })
         .await;
     assert_eq!(status_of(&body), "succeeded", "{body:#}");
-    let attempts: Vec<i64> = body["steps"].as_array().unwrap().iter().map(|s| s["attempts"].as_i64().unwrap()).collect();
+    let attempts: Vec<i64> = body["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["attempts"].as_i64().unwrap())
+        .collect();
     assert_eq!(attempts, [1, 3, 1], "only the failing step ran again");
     assert_eq!(body["execution"]["attempts"], 3);
     assert_eq!(effects(&id).await, one_each());
@@ -387,13 +453,18 @@ async fn a_failing_step_is_retried_with_backoff_then_succeeds() {
         .await
         .unwrap()
         .get(0);
-    assert!(span >= 3.0, "retries came back after {span:.2}s in all, sooner than the backoff allows");
+    assert!(
+        span >= 3.0,
+        "retries came back after {span:.2}s in all, sooner than the backoff allows"
+    );
 }
 
 #[tokio::test]
 async fn exhausted_retries_dead_letter_and_the_execution_reads_failed() {
     let s = stack();
-    let id = s.start_job("ENGINE_DRILL", json!({ "fail_step": "second", "fail_times": 1000 })).await;
+    let id = s
+        .start_job("ENGINE_DRILL", json!({ "fail_step": "second", "fail_times": 1000 }))
+        .await;
     let body = s
         .wait_for_execution(&id, Duration::from_secs(120), |b| {
             matches!(status_of(b), "succeeded" | "failed")
@@ -402,12 +473,21 @@ async fn exhausted_retries_dead_letter_and_the_execution_reads_failed() {
     let execution = &body["execution"];
     assert_eq!(status_of(&body), "failed", "{body:#}");
     assert_eq!(execution["error_code"], "drill_failure");
-    assert!(execution["error_message"].as_str().unwrap().contains("step second"), "{execution}");
+    assert!(
+        execution["error_message"].as_str().unwrap().contains("step second"),
+        "{execution}"
+    );
     // max_retries = 3 in wrangler.ingest.toml: four deliveries ran the step, then the DLQ.
     assert_eq!(execution["attempts"], 4, "{execution}");
     let steps = body["steps"].as_array().unwrap();
-    assert_eq!((steps[0]["status"].as_str(), steps[0]["attempts"].as_i64()), (Some("succeeded"), Some(1)));
-    assert_eq!((steps[1]["status"].as_str(), steps[1]["attempts"].as_i64()), (Some("failed"), Some(4)));
+    assert_eq!(
+        (steps[0]["status"].as_str(), steps[0]["attempts"].as_i64()),
+        (Some("succeeded"), Some(1))
+    );
+    assert_eq!(
+        (steps[1]["status"].as_str(), steps[1]["attempts"].as_i64()),
+        (Some("failed"), Some(4))
+    );
     assert_eq!(steps.len(), 2, "the third step never ran");
     assert_eq!(effects(&id).await, vec![("first".to_owned(), 1)]);
 }

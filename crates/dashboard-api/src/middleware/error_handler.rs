@@ -51,7 +51,11 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     }
     if let Some(error) = response.extensions_mut().remove::<ApiError>() {
         if status.is_server_error() {
-            tracing::error!(code = error.code, cause = error.cause.as_deref().unwrap_or(""), "request failed");
+            tracing::error!(
+                code = error.code,
+                cause = error.cause.as_deref().unwrap_or(""),
+                "request failed"
+            );
         } else {
             tracing::info!(code = error.code, message = %error.message, "request refused");
         }
@@ -65,7 +69,12 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         return rendered;
     }
     // A rejection produced by axum itself: keep its text for 4xx, hide it for 5xx.
-    let text = match axum::body::to_bytes(std::mem::replace(response.body_mut(), Body::empty()), MAX_REJECTION_BODY).await {
+    let text = match axum::body::to_bytes(
+        std::mem::replace(response.body_mut(), Body::empty()),
+        MAX_REJECTION_BODY,
+    )
+    .await
+    {
         Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
         Err(_) => String::new(),
     };

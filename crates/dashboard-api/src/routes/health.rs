@@ -28,7 +28,11 @@ pub async fn health<B: Backend>(State(backend): State<Arc<B>>) -> impl IntoRespo
         }
     };
     let status = if ok { ProbeStatus::Ok } else { ProbeStatus::Down };
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(json!({ "status": verdict(status) })))
 }
 

@@ -25,7 +25,12 @@ pub const MAX_OFFSET: i64 = 100_000;
 fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ApiError::bad_request("invalid_query", format!("{name} must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z")))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("{name} must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z"),
+            )
+        })
 }
 
 fn parse_int(name: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiError> {
@@ -33,7 +38,12 @@ fn parse_int(name: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiErro
         .parse::<i64>()
         .ok()
         .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| ApiError::bad_request("invalid_query", format!("{name} must be an integer from {min} to {max}")))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("{name} must be an integer from {min} to {max}"),
+            )
+        })
 }
 
 /// Parses the list filter at the edge; unknown parameters are refused, not ignored.
@@ -45,9 +55,14 @@ pub fn parse_filter(query: &HashMap<String, String>) -> Result<ExecutionFilter, 
     for (key, value) in query {
         match key.as_str() {
             "job_type" => {
-                let valid = !value.is_empty() && value.len() <= 64 && value.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+                let valid = !value.is_empty()
+                    && value.len() <= 64
+                    && value.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
                 if !valid {
-                    return Err(ApiError::bad_request("invalid_query", "job_type must be an upper-case job type name"));
+                    return Err(ApiError::bad_request(
+                        "invalid_query",
+                        "job_type must be an upper-case job type name",
+                    ));
                 }
                 filter.job_type = Some(value.clone());
             }
@@ -64,7 +79,10 @@ pub fn parse_filter(query: &HashMap<String, String>) -> Result<ExecutionFilter, 
             "limit" => filter.limit = parse_int(key, value, 1, MAX_LIMIT)?,
             "offset" => filter.offset = parse_int(key, value, 0, MAX_OFFSET)?,
             other => {
-                return Err(ApiError::bad_request("invalid_query", format!("unknown query parameter {other}")));
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!("unknown query parameter {other}"),
+                ));
             }
         }
     }
@@ -84,7 +102,10 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| ApiError::bad_request("invalid_id", "the execution id must be a UUID"))
 }
 
-pub async fn detail<B: Backend>(State(backend): State<Arc<B>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn detail<B: Backend>(
+    State(backend): State<Arc<B>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let id = parse_id(&id)?;
     let db = backend.db().await?;
     let execution = repo::get_execution(db.as_ref(), id)
@@ -107,11 +128,18 @@ pub async fn start<B: Backend>(
     Extension(principal): Extension<Principal>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let body: StartBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_body", format!("expected {{\"job_type\": \"...\", \"params\": {{...}}}}: {e}")))?;
+    let body: StartBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("expected {{\"job_type\": \"...\", \"params\": {{...}}}}: {e}"),
+        )
+    })?;
     let job_type = JobType::parse(&body.job_type).ok_or_else(|| {
         let known: Vec<&str> = JobType::ALL.iter().map(|t| t.as_str()).collect();
-        ApiError::bad_request("unknown_job_type", format!("job_type must be one of {}", known.join(", ")))
+        ApiError::bad_request(
+            "unknown_job_type",
+            format!("job_type must be one of {}", known.join(", ")),
+        )
     })?;
     let params = body.params.unwrap_or_else(|| json!({}));
     if !params.is_object() {
@@ -133,7 +161,10 @@ pub async fn start<B: Backend>(
     let execution = match start_execution(db.as_ref(), queue, request).await {
         Ok(Started::New(execution) | Started::Duplicate(execution)) => execution,
         Err(StartError::Enqueue { execution_id, source }) => {
-            return Err(ApiError::unavailable("enqueue_failed", format!("execution {execution_id}: {source}")));
+            return Err(ApiError::unavailable(
+                "enqueue_failed",
+                format!("execution {execution_id}: {source}"),
+            ));
         }
         Err(e) => return Err(ApiError::internal(e)),
     };

@@ -57,23 +57,23 @@ fn db_message(e: &tokio_postgres::Error) -> String {
     }
 }
 
-/// Processes one message body from `INGEST_QUEUE`. `delivery_attempt` is the runtime's
-/// attempt count for this message (1 on first delivery).
+/// Processes one message body from `INGEST_QUEUE`. A failed step backs off by the
+/// execution's attempt count; a database error outside any step by the base delay (the
+/// runtime's own attempt count is not exposed to the Worker).
 pub async fn process_message<B: Bindings + 'static>(
     db: &Client,
     bindings: &B,
     registry: &Registry<B>,
     config: &EngineConfig,
     body: &Value,
-    delivery_attempt: u32,
 ) -> Disposition {
-    match run(db, bindings, registry, config, body, delivery_attempt).await {
+    match run(db, bindings, registry, config, body).await {
         Ok(disposition) => disposition,
         Err(e) => {
             // Postgres unreachable or a statement failed outside a step: nothing was lost,
             // the message comes back after backoff.
-            tracing::error!(error = %db_message(&e), attempt = delivery_attempt, "job engine database error; retrying");
-            config.retry(delivery_attempt)
+            tracing::error!(error = %db_message(&e), "job engine database error; retrying");
+            config.retry(1)
         }
     }
 }
@@ -84,7 +84,6 @@ async fn run<B: Bindings + 'static>(
     registry: &Registry<B>,
     config: &EngineConfig,
     body: &Value,
-    delivery_attempt: u32,
 ) -> Result<Disposition, tokio_postgres::Error> {
     let envelope: JobEnvelope = match serde_json::from_value(body.clone()) {
         Ok(envelope) => envelope,

@@ -54,7 +54,11 @@ pub struct StepContext<'a, B> {
 pub trait Procedure<B: Bindings> {
     fn job_type(&self) -> JobType;
     fn steps(&self) -> &'static [&'static str];
-    fn run_step<'a>(&'a self, step: &'a str, cx: StepContext<'a, B>) -> LocalBoxFuture<'a, Result<StepOutcome, StepError>>;
+    fn run_step<'a>(
+        &'a self,
+        step: &'a str,
+        cx: StepContext<'a, B>,
+    ) -> LocalBoxFuture<'a, Result<StepOutcome, StepError>>;
 }
 
 /// Job type → procedure. A type that is absent here is recorded as failed with
@@ -115,7 +119,11 @@ impl<B: Bindings> Procedure<B> for SystemSelfCheck {
         &["postgres", "r2", "kv", "queue"]
     }
 
-    fn run_step<'a>(&'a self, step: &'a str, cx: StepContext<'a, B>) -> LocalBoxFuture<'a, Result<StepOutcome, StepError>> {
+    fn run_step<'a>(
+        &'a self,
+        step: &'a str,
+        cx: StepContext<'a, B>,
+    ) -> LocalBoxFuture<'a, Result<StepOutcome, StepError>> {
         Box::pin(async move {
             let report = match step {
                 "postgres" => health::probe_postgres(cx.db).await,
@@ -144,7 +152,11 @@ impl<B: Bindings> Procedure<B> for EngineDrill {
         &["first", "second", "third"]
     }
 
-    fn run_step<'a>(&'a self, step: &'a str, cx: StepContext<'a, B>) -> LocalBoxFuture<'a, Result<StepOutcome, StepError>> {
+    fn run_step<'a>(
+        &'a self,
+        step: &'a str,
+        cx: StepContext<'a, B>,
+    ) -> LocalBoxFuture<'a, Result<StepOutcome, StepError>> {
         Box::pin(async move {
             let params = &cx.execution.params;
             let fail_step = params.get("fail_step").and_then(Value::as_str);
@@ -152,7 +164,10 @@ impl<B: Bindings> Procedure<B> for EngineDrill {
             if fail_step == Some(step) && i64::from(cx.step.attempts) <= fail_times {
                 return Err(StepError::new(
                     "drill_failure",
-                    format!("step {step} failed on purpose (run {} of {fail_times} failing runs)", cx.step.attempts),
+                    format!(
+                        "step {step} failed on purpose (run {} of {fail_times} failing runs)",
+                        cx.step.attempts
+                    ),
                 ));
             }
             cx.db

@@ -184,9 +184,12 @@ pub async fn list_executions(db: &impl GenericClient, filter: &ExecutionFilter) 
         // The page is past the end (or nothing matches): count without the window.
         None => {
             let sql = format!("SELECT count(*) FROM procedure_execution WHERE {where_clause}");
-            db.query_one(&sql, &[&filter.job_type, &status, &filter.created_after, &filter.created_before])
-                .await?
-                .get(0)
+            db.query_one(
+                &sql,
+                &[&filter.job_type, &status, &filter.created_after, &filter.created_before],
+            )
+            .await?
+            .get(0)
         }
     };
     Ok(ExecutionPage {
@@ -348,7 +351,13 @@ pub async fn mark_succeeded(
 }
 
 /// Releases the lease after a failed attempt that will be retried, keeping the error.
-pub async fn mark_retrying(db: &impl GenericClient, id: Uuid, token: Uuid, code: &str, message: &str) -> Result<bool, DbError> {
+pub async fn mark_retrying(
+    db: &impl GenericClient,
+    id: Uuid,
+    token: Uuid,
+    code: &str,
+    message: &str,
+) -> Result<bool, DbError> {
     let n = db
         .execute(
             "UPDATE procedure_execution
@@ -378,7 +387,11 @@ pub async fn mark_failed(
          WHERE id = $1 AND status NOT IN ('succeeded', 'failed')
          RETURNING {EXECUTION_COLUMNS}"
     );
-    Ok(db.query_opt(&sql, &[&id, &code, &message]).await?.as_ref().map(Execution::from_row))
+    Ok(db
+        .query_opt(&sql, &[&id, &code, &message])
+        .await?
+        .as_ref()
+        .map(Execution::from_row))
 }
 
 /// Records a message that cannot run (unknown execution, malformed body) as a failed

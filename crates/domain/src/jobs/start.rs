@@ -57,8 +57,17 @@ pub async fn start_execution(
         };
     };
     if let Err(source) = queue.send(&JobEnvelope::new(request.job_type, id), 0).await {
-        repo::mark_failed(db, id, Some("enqueue_failed"), Some(&format!("could not enqueue: {source}"))).await?;
-        return Err(StartError::Enqueue { execution_id: id, source });
+        repo::mark_failed(
+            db,
+            id,
+            Some("enqueue_failed"),
+            Some(&format!("could not enqueue: {source}")),
+        )
+        .await?;
+        return Err(StartError::Enqueue {
+            execution_id: id,
+            source,
+        });
     }
     Ok(Started::New(execution))
 }

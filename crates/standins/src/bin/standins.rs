@@ -6,13 +6,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let port: u16 = arg(&args, "--port").unwrap_or_else(|| "9300".into()).parse().context("--port")?;
+    let port: u16 = arg(&args, "--port")
+        .unwrap_or_else(|| "9300".into())
+        .parse()
+        .context("--port")?;
     let aud = arg(&args, "--aud").context("--aud <Access application AUD tag> is required")?;
     let state_dir = PathBuf::from(arg(&args, "--state-dir").unwrap_or_else(|| ".dev/standins".into()));
     let team_domain = format!("http://127.0.0.1:{port}");
