@@ -31,7 +31,7 @@ ensure_tools() {
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
     touch "$stamp"
   fi
-  if [ "$("$TOOLS/bin/worker-build" --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+  if [ "$("$TOOLS/bin/worker-build" --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
     log "installing worker-build $WORKER_BUILD_VERSION into .tools/"
     cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --root "$TOOLS" >&2
   fi

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a panic is how a test reports failure
 
 use domain::jobs::engine::{process_dead_letter, process_message, Disposition, EngineConfig};
-use domain::jobs::procedures::Registry;
+use domain::jobs::procedures::{count_drill_effects, Registry};
 use domain::jobs::repo::{self, ExecutionFilter};
 use domain::jobs::start::{start_execution, StartRequest, Started};
 use domain::jobs::{ExecutionStatus, JobEnvelope, JobType, Trigger};
@@ -55,16 +55,7 @@ async fn deliver(db: &TestDb, bindings: &MemoryBindings, id: Uuid, job: JobType)
 }
 
 async fn effects(db: &TestDb, id: Uuid) -> Vec<(String, i64)> {
-    db.client
-        .query(
-            "SELECT step, count(*) FROM engine_drill_effect WHERE execution_id = $1 GROUP BY step ORDER BY step",
-            &[&id],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect()
+    count_drill_effects(&db.client, id).await.unwrap()
 }
 
 fn one_each() -> Vec<(String, i64)> {

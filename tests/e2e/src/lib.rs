@@ -117,6 +117,12 @@ impl Stack {
         }
     }
 
+    /// Polls until the execution has succeeded or failed.
+    pub async fn wait_until_finished(&self, id: &str, limit: Duration) -> Value {
+        self.wait_for_execution(id, limit, |b| matches!(status_of(b), "succeeded" | "failed"))
+            .await
+    }
+
     /// Starts a job through the API and returns its execution id.
     pub async fn start_job(&self, job_type: &str, params: Value) -> String {
         let (status, headers, body) = self

@@ -4,6 +4,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use domain::jobs::procedures::count_drill_effects;
 use e2e::{assert_error, read, stack, status_of, AUD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -225,11 +226,7 @@ async fn request_ids_are_echoed_and_errors_are_structured() {
 async fn a_started_job_runs_through_the_queue_and_records_its_steps() {
     let s = stack();
     let id = s.start_job("SYSTEM_SELF_CHECK", json!({})).await;
-    let body = s
-        .wait_for_execution(&id, Duration::from_secs(60), |b| {
-            matches!(status_of(b), "succeeded" | "failed")
-        })
-        .await;
+    let body = s.wait_until_finished(&id, Duration::from_secs(60)).await;
     assert_eq!(status_of(&body), "succeeded", "{body:#}");
     let execution = &body["execution"];
     assert_eq!(execution["trigger"], "user");
@@ -376,16 +373,9 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 async fn effects(id: &str) -> Vec<(String, i64)> {
     let db = stack().db().await;
-    let id = uuid::Uuid::parse_str(id).unwrap();
-    db.query(
-        "SELECT step, count(*) FROM engine_drill_effect WHERE execution_id = $1 GROUP BY step ORDER BY step",
-        &[&id],
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| (r.get(0), r.get(1)))
-    .collect()
+    count_drill_effects(&db, uuid::Uuid::parse_str(id).unwrap())
+        .await
+        .unwrap()
 }
 
 fn one_each() -> Vec<(String, i64)> {
@@ -427,11 +417,7 @@ async fn a_failing_step_is_retried_with_backoff_then_succeeds() {
     let id = s
         .start_job("ENGINE_DRILL", json!({ "fail_step": "second", "fail_times": 2 }))
         .await;
-    let body = s
-        .wait_for_execution(&id, Duration::from_secs(90), |b| {
-            matches!(status_of(b), "succeeded" | "failed")
-        })
-        .await;
+    let body = s.wait_until_finished(&id, Duration::from_secs(90)).await;
     assert_eq!(status_of(&body), "succeeded", "{body:#}");
     let attempts: Vec<i64> = body["steps"]
         .as_array()
@@ -465,11 +451,7 @@ async fn exhausted_retries_dead_letter_and_the_execution_reads_failed() {
     let id = s
         .start_job("ENGINE_DRILL", json!({ "fail_step": "second", "fail_times": 1000 }))
         .await;
-    let body = s
-        .wait_for_execution(&id, Duration::from_secs(120), |b| {
-            matches!(status_of(b), "succeeded" | "failed")
-        })
-        .await;
+    let body = s.wait_until_finished(&id, Duration::from_secs(120)).await;
     let execution = &body["execution"];
     assert_eq!(status_of(&body), "failed", "{body:#}");
     assert_eq!(execution["error_code"], "drill_failure");

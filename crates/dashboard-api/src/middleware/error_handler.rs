@@ -1,6 +1,7 @@
 //! Structured errors: every 4xx/5xx leaves as `{"error":{"code","message","request_id"}}`.
-//! [`ApiError`]s ride in a response extension; axum's own rejections (unknown route, wrong
-//! method, bad JSON) are rewritten into the same shape. 5xx bodies say only "internal
+//! [`ApiError`]s ride in a response extension; axum's own plain-text rejections (unknown
+//! route, wrong method, bad JSON) are rewritten into the same shape. A handler's deliberate
+//! JSON answer with an error status passes unchanged. 5xx bodies say only "internal
 //! error"; their cause is logged here, once.
 
 use super::request_id::RequestId;
@@ -67,6 +68,15 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
             );
         }
         return rendered;
+    }
+    // A handler's own JSON answer (e.g. health's 503 `{"status":"degraded"}`) stands as is.
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
     }
     // A rejection produced by axum itself: keep its text for 4xx, hide it for 5xx.
     let text = match axum::body::to_bytes(

@@ -6,7 +6,8 @@ use crate::health::{self, ProbeReport, ProbeStatus};
 use crate::platform::Bindings;
 use futures::future::LocalBoxFuture;
 use serde_json::{json, Value};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
+use uuid::Uuid;
 
 /// What a step reached: counters (lines, rows, bytes…) and any output worth keeping.
 #[derive(Debug, Default)]
@@ -135,6 +136,20 @@ impl<B: Bindings> Procedure<B> for SystemSelfCheck {
             probe_outcome(report)
         })
     }
+}
+
+/// Effect rows the drill wrote for an execution, per step, in step-name order.
+pub async fn count_drill_effects(
+    db: &impl GenericClient,
+    execution_id: Uuid,
+) -> Result<Vec<(String, i64)>, tokio_postgres::Error> {
+    let rows = db
+        .query(
+            "SELECT step, count(*) FROM engine_drill_effect WHERE execution_id = $1 GROUP BY step ORDER BY step",
+            &[&execution_id],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// `ENGINE_DRILL`: three steps that each write one effect row; params
