@@ -1,5 +1,16 @@
-//! Shopify Admin GraphQL client. The bulk sync (initiate, poll, download, parse) lands
-//! here; for now it holds the pinned API version the rest of the system uses.
+//! Shopify Admin GraphQL, the parts the bulk sync stands on. Pure Rust over a small
+//! [`client::Transport`] trait, so it builds natively and for wasm32 alike.
+//!
+//! - [`documents`]: every GraphQL document sent, validated in the tests against the real
+//!   Admin API schema (`../shared/shopify/admin-2026-01.graphql`);
+//! - [`client`]: requests with cost-based throttling and capped retries;
+//! - [`bulk`]: the bulk-operation lifecycle as decisions;
+//! - [`jsonl`]: the bulk result file, streamed line by line with bounded memory.
 
-/// The Admin API version every request is pinned to (configurable per shop later).
+pub mod bulk;
+pub mod client;
+pub mod documents;
+pub mod jsonl;
+
+/// The Admin API version every request is pinned to.
 pub const ADMIN_API_VERSION: &str = "2026-01";
