@@ -5,7 +5,7 @@
 //!   `exp`/`nbf` checked with at most 60 s leeway;
 //! - the signing key is looked up by `kid` in the team's JWKS
 //!   (`<team domain>/cdn-cgi/access/certs`), cached, and refetched on an unknown kid at
-//!   most once a minute;
+//!   most once a minute (and, while the endpoint fails, at most once every 5 s);
 //! - service tokens carry no email but a `common_name` and become [`Principal::Service`].
 //!
 //! Local development points the team domain at the local Access stand-in; nothing else
@@ -23,6 +23,8 @@ use std::sync::Mutex;
 pub const LEEWAY_SECONDS: i64 = 60;
 /// An unknown `kid` triggers a JWKS refetch at most this often.
 pub const REFETCH_INTERVAL_MS: i64 = 60_000;
+/// After a failed fetch, the endpoint is not asked again for this long.
+pub const FAILED_FETCH_BACKOFF_MS: i64 = 5_000;
 /// A fetched key set is trusted this long before it is refreshed.
 pub const KEYS_TTL_MS: i64 = 3_600_000;
 
@@ -124,6 +126,8 @@ pub trait KeyFetcher {
 struct CachedKeys {
     keys: HashMap<String, DecodingKey>,
     fetched_at_ms: Option<i64>,
+    /// When the last fetch failed: during an outage requests do not each hit the endpoint.
+    failed_at_ms: Option<i64>,
 }
 
 /// The JWKS cache; keep one per isolate (it lives across requests).
@@ -171,7 +175,18 @@ impl KeyCache {
         *cache = CachedKeys {
             keys,
             fetched_at_ms: Some(now_ms),
+            failed_at_ms: None,
         };
+    }
+
+    /// Records a failed fetch; returns whether one failed within [`FAILED_FETCH_BACKOFF_MS`].
+    fn failed_recently(&self, now_ms: i64, record: bool) -> bool {
+        let mut cache = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let recent = cache.failed_at_ms.is_some_and(|t| now_ms - t < FAILED_FETCH_BACKOFF_MS);
+        if record {
+            cache.failed_at_ms = Some(now_ms);
+        }
+        recent
     }
 
     async fn key_for(
@@ -185,6 +200,9 @@ impl KeyCache {
         if !fetch {
             return cached.ok_or_else(|| AccessError::UnknownKeyId(kid.to_owned()));
         }
+        if self.failed_recently(now_ms, false) {
+            return cached.ok_or_else(|| AccessError::KeysUnavailable("the last fetch failed moments ago".into()));
+        }
         match fetcher.fetch_jwks(&config.certs_url()).await {
             Ok(set) => {
                 self.store(&set, now_ms);
@@ -192,7 +210,10 @@ impl KeyCache {
                 key.ok_or_else(|| AccessError::UnknownKeyId(kid.to_owned()))
             }
             // A stale but known key still verifies while the endpoint is down.
-            Err(e) => cached.ok_or(AccessError::KeysUnavailable(e)),
+            Err(e) => {
+                self.failed_recently(now_ms, true);
+                cached.ok_or(AccessError::KeysUnavailable(e))
+            }
         }
     }
 

@@ -275,6 +275,36 @@ async fn an_unreachable_key_endpoint_is_not_the_clients_fault() {
     assert!(!err.is_client_error());
 }
 
+#[tokio::test]
+async fn an_outage_is_not_hammered_and_known_keys_keep_working() {
+    let (key, _) = keys();
+    let cache = KeyCache::default();
+    let cfg = config();
+    let ok = Fetcher::with(vec![key.jwk.clone()]);
+    cache
+        .verify(&cfg, Some(&good(&user_claims())), &ok, NOW_MS)
+        .await
+        .unwrap();
+
+    // Two hours later the cached set is stale and the endpoint is down.
+    let mut down = Fetcher::with(vec![]);
+    down.fail = true;
+    let later = NOW_MS + 2 * 3_600_000;
+    let claims = with(
+        with(user_claims(), "exp", json!(later / 1000 + 600)),
+        "nbf",
+        json!(later / 1000),
+    );
+    let token = good(&claims);
+    for i in 0..10 {
+        // The stale key still verifies; only the first request tries the endpoint.
+        cache.verify(&cfg, Some(&token), &down, later + i * 100).await.unwrap();
+    }
+    assert_eq!(down.calls.get(), 1);
+    cache.verify(&cfg, Some(&token), &down, later + 6_000).await.unwrap();
+    assert_eq!(down.calls.get(), 2, "asked again after the failure backoff");
+}
+
 #[test]
 fn configuration_is_required() {
     assert_eq!(
