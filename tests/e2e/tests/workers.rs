@@ -323,29 +323,24 @@ async fn each_cron_records_one_execution_per_scheduled_time() {
     );
 }
 
+async fn cron_health_checks(db: &tokio_postgres::Client) -> i64 {
+    db.query_one(
+        "SELECT count(*) FROM procedure_execution WHERE job_type = 'ICE_HEALTH_CHECK' AND trigger = 'cron'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
 #[tokio::test]
 async fn the_test_scheduled_route_reaches_the_ingest_cron_handler() {
     let s = stack();
     let db = s.db().await;
-    let before: i64 = db
-        .query_one(
-            "SELECT count(*) FROM procedure_execution WHERE job_type = 'ICE_HEALTH_CHECK' AND trigger = 'cron'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let before = cron_health_checks(&db).await;
     let response = s.http.get(s.url("/__scheduled?cron=0+3+*+*+0")).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    let after: i64 = db
-        .query_one(
-            "SELECT count(*) FROM procedure_execution WHERE job_type = 'ICE_HEALTH_CHECK' AND trigger = 'cron'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(after, before + 1);
+    assert_eq!(cron_health_checks(&db).await, before + 1);
 }
 
 fn chrono_minute(ms: i64) -> String {
