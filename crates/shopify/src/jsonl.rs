@@ -180,6 +180,7 @@ mod tests {
         let checkpoint = whole[1].end_offset;
         let mut reader = JsonlReader::starting_at(checkpoint, 2);
         let mut resumed = reader.feed(&FILE.as_bytes()[checkpoint as usize..]).unwrap();
+        assert_eq!(reader.lines_read(), 3, "line numbers continue from the checkpoint");
         resumed.extend(reader.finish().unwrap());
         assert_eq!(resumed, whole[2..].to_vec());
     }

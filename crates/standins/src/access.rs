@@ -89,10 +89,6 @@ impl AccessStandin {
         Ok(jsonwebtoken::encode(&header, claims, &key)?)
     }
 
-    pub fn private_pem(&self) -> &str {
-        &self.private_pem
-    }
-
     /// The public key as SPKI PEM (tests sign an HS256 token with it, which must be refused).
     pub fn public_pem(&self) -> anyhow::Result<String> {
         use rsa::pkcs8::EncodePublicKey;

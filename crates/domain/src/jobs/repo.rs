@@ -282,21 +282,6 @@ pub async fn begin_step(
     Ok(row.as_ref().map(StepExecution::from_row))
 }
 
-/// Replaces a running step's counters (progress visible while it runs).
-pub async fn set_step_counters(
-    db: &impl GenericClient,
-    execution_id: Uuid,
-    ordinal: i32,
-    counters: &serde_json::Value,
-) -> Result<(), DbError> {
-    db.execute(
-        "UPDATE procedure_step_execution SET counters = $3 WHERE execution_id = $1 AND ordinal = $2",
-        &[&execution_id, &ordinal, counters],
-    )
-    .await?;
-    Ok(())
-}
-
 pub async fn finish_step(
     db: &impl GenericClient,
     execution_id: Uuid,
