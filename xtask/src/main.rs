@@ -4,7 +4,9 @@
 //!   it at production Postgres directly (not through Hyperdrive);
 //! - `create-db DATABASE_URL` / `drop-db DATABASE_URL` — create (if absent) or drop the database named in the URL;
 //! - `wasm-size [LIMIT_BYTES]` — print both Workers' gzip-compressed wasm sizes and fail
-//!   above the limit (default 3 MiB, the Workers free-plan limit).
+//!   above the limit (default 3 MiB, the Workers free-plan limit);
+//! - `openapi [PATH]` — write the dashboard API's OpenAPI document (generated from the route
+//!   annotations, as `GET /api/openapi.json` serves it) to PATH, or print it.
 
 use anyhow::{bail, Context};
 use std::io::Write;
@@ -98,7 +100,16 @@ async fn main() -> anyhow::Result<()> {
                 bail!("gzip wasm over the limit: {}", over.join(", "));
             }
         }
-        _ => bail!("usage: cargo xtask migrate [URL] | create-db URL | drop-db URL | wasm-size [LIMIT_BYTES]"),
+        Some("openapi") => {
+            let json = dashboard_api::openapi::document_json();
+            match args.get(1) {
+                Some(path) => std::fs::write(path, json).with_context(|| format!("write {path}"))?,
+                None => std::io::stdout().write_all(json.as_bytes())?,
+            }
+        }
+        _ => bail!(
+            "usage: cargo xtask migrate [URL] | create-db URL | drop-db URL | wasm-size [LIMIT_BYTES] | openapi [PATH]"
+        ),
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod error;
 pub mod middleware;
+pub mod openapi;
 pub mod routes;
 
 #[cfg(target_arch = "wasm32")]

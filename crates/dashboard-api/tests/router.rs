@@ -177,3 +177,165 @@ async fn public_health_reports_degraded_without_detail() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body, serde_json::json!({ "status": "degraded" }));
 }
+
+async fn call_with_headers(backend: TestBackend, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let response = app(Arc::new(backend)).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, headers, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn the_access_cookie_authenticates_when_the_header_is_absent() {
+    for cookie in ["CF_Authorization=good", "theme=dark; CF_Authorization=good; other=1"] {
+        let (status, _, body) = call(
+            TestBackend::configured(),
+            get("/api/me").header("cookie", cookie).body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{cookie}");
+        assert_eq!(body["email"], "a@example.com");
+    }
+    // Two Cookie headers (HTTP/2 may split them): every one is read.
+    let (status, _, _) = call(
+        TestBackend::configured(),
+        get("/api/me")
+            .header("cookie", "theme=dark")
+            .header("cookie", "CF_Authorization=good")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_cookie_is_validated_like_the_header_and_the_header_wins() {
+    let (status, headers, body) = call_with_headers(
+        TestBackend::configured(),
+        get("/api/me")
+            .header("host", "dash.example.com")
+            .header("cookie", "CF_Authorization=forged")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "invalid_token");
+    assert_eq!(
+        headers["x-access-login-url"],
+        "https://team.cloudflareaccess.com/cdn-cgi/access/login/dash.example.com?kid=aud"
+    );
+    assert_eq!(headers["www-authenticate"], "Cf-Access-Jwt-Assertion");
+    // A bad header is not rescued by a good cookie.
+    let (status, _, _) = call(
+        TestBackend::configured(),
+        get("/api/me")
+            .header("cf-access-jwt-assertion", "forged")
+            .header("cookie", "CF_Authorization=good")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Another cookie of a similar name is not the Access cookie.
+    let (status, _, body) = call(
+        TestBackend::configured(),
+        get("/api/me")
+            .header("cookie", "XCF_Authorization=good")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "missing_token");
+    assert!(body["error"]["message"].as_str().unwrap().contains("CF_Authorization"));
+}
+
+#[tokio::test]
+async fn cookie_authenticated_changes_must_come_from_the_same_site() {
+    let post = |cookie: bool, extra: &[(&str, &str)]| {
+        let mut request = Request::post("/api/jobs")
+            .header("host", "127.0.0.1:8787")
+            .header("content-type", "application/json");
+        request = if cookie {
+            request.header("cookie", "CF_Authorization=good")
+        } else {
+            request.header("cf-access-jwt-assertion", "good")
+        };
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        request.body(Body::from("not json")).unwrap()
+    };
+    type Case<'a> = (bool, &'a [(&'a str, &'a str)], StatusCode);
+    let cases: [Case; 7] = [
+        (true, &[("sec-fetch-site", "cross-site")], StatusCode::FORBIDDEN),
+        (true, &[("sec-fetch-site", "same-site")], StatusCode::FORBIDDEN),
+        (true, &[("origin", "https://evil.example")], StatusCode::FORBIDDEN),
+        // Past the check, the body is refused: that is the handler speaking.
+        (true, &[("sec-fetch-site", "same-origin")], StatusCode::BAD_REQUEST),
+        (true, &[("origin", "http://127.0.0.1:8787")], StatusCode::BAD_REQUEST),
+        (true, &[], StatusCode::BAD_REQUEST),
+        // The header is never sent by a browser on its own: no site check.
+        (false, &[("sec-fetch-site", "cross-site")], StatusCode::BAD_REQUEST),
+    ];
+    for (cookie, extra, expected) in cases {
+        let (status, _, body) = call(TestBackend::configured(), post(cookie, extra)).await;
+        assert_eq!(status, expected, "cookie={cookie} {extra:?}: {body}");
+        if expected == StatusCode::FORBIDDEN {
+            assert_eq!(body["error"]["code"], "cross_site_request");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served_behind_access() {
+    let (status, _, _) = call(
+        TestBackend::configured(),
+        get("/api/openapi.json").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = call(
+        TestBackend::configured(),
+        get("/api/openapi.json")
+            .header("cookie", "CF_Authorization=good")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["openapi"], "3.1.0");
+    assert_eq!(
+        body,
+        serde_json::from_str::<Value>(&dashboard_api::openapi::document_json()).unwrap()
+    );
+}
+
+/// Every documented operation is routed (refused for want of a token, not 404/405).
+#[tokio::test]
+async fn every_documented_operation_is_routed() {
+    let doc: Value = serde_json::from_str(&dashboard_api::openapi::document_json()).unwrap();
+    let mut seen = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
+        for method in item.as_object().unwrap().keys() {
+            let request = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&concrete)
+                .body(Body::empty())
+                .unwrap();
+            let (status, _, _) = call(TestBackend::configured(), request).await;
+            let expected = if path == "/api/health" {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            assert_eq!(status, expected, "{method} {path}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 8, "{seen} operations documented");
+}

@@ -61,6 +61,12 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
             tracing::info!(code = error.code, message = %error.message, "request refused");
         }
         let mut rendered = body(status, error.code, &error.message, &request_id);
+        // Headers the refusing code set (e.g. cf_access's x-access-login-url) survive.
+        for (name, value) in response.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                rendered.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             rendered.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

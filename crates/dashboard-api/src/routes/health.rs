@@ -1,6 +1,7 @@
 //! EngineeredSystem health: `GET /api/health` (public, ok/degraded only) and
 //! `GET /api/health/details` (each system with status and latency).
 
+use crate::openapi::schemas::{ErrorBody, HealthDetails, HealthStatus};
 use crate::{ApiError, Backend};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,6 +20,15 @@ fn verdict(status: ProbeStatus) -> &'static str {
 }
 
 /// Public: a database round trip, and nothing about what failed.
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "health",
+    responses(
+        (status = 200, description = "the database answers", body = HealthStatus),
+        (status = 503, description = "the database does not answer", body = HealthStatus),
+    )
+)]
 pub async fn health<B: Backend>(State(backend): State<Arc<B>>) -> impl IntoResponse {
     let ok = match backend.db().await {
         Ok(db) => db.simple_query("SELECT 1").await.is_ok(),
@@ -56,6 +66,18 @@ async fn ingest<B: Backend>(backend: &B) -> ProbeReport {
     health::report("ingest_worker", start, result)
 }
 
+/// Each EngineeredSystem (postgres, r2, kv, queue, ingest_worker) probed now, with status
+/// and latency.
+#[utoipa::path(
+    get,
+    path = "/api/health/details",
+    tag = "health",
+    security(("access_assertion" = []), ("access_cookie" = [])),
+    responses(
+        (status = 200, description = "every probe's report (the verdict is in the body)", body = HealthDetails),
+        (status = 401, description = "no valid Access token", body = ErrorBody),
+    )
+)]
 pub async fn details<B: Backend>(State(backend): State<Arc<B>>) -> Result<Json<serde_json::Value>, ApiError> {
     let bindings = backend.bindings()?;
     let (pg, r2, kv, queue, ingest) = futures::join!(

@@ -1,5 +1,8 @@
 //! ProcedureExecutions: list, detail, start, re-dispatch.
 
+use crate::openapi::schemas::{
+    Dispatched, ErrorBody, ExecutionDetail, ExecutionListQuery, ExecutionPage, JobStarted, StartJob,
+};
 use crate::{ApiError, Backend};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -89,6 +92,19 @@ pub fn parse_filter(query: &HashMap<String, String>) -> Result<ExecutionFilter, 
     Ok(filter)
 }
 
+/// Executions, newest first, filtered.
+#[utoipa::path(
+    get,
+    path = "/api/jobs",
+    tag = "jobs",
+    params(ExecutionListQuery),
+    security(("access_assertion" = []), ("access_cookie" = [])),
+    responses(
+        (status = 200, description = "a page of executions", body = ExecutionPage),
+        (status = 400, description = "a malformed or unknown query parameter", body = ErrorBody),
+        (status = 401, description = "no valid Access token", body = ErrorBody),
+    )
+)]
 pub async fn list<B: Backend>(
     State(backend): State<Arc<B>>,
     Query(query): Query<HashMap<String, String>>,
@@ -102,6 +118,20 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| ApiError::bad_request("invalid_id", "the execution id must be a UUID"))
 }
 
+/// An execution with its recorded steps.
+#[utoipa::path(
+    get,
+    path = "/api/jobs/{id}",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "the execution id")),
+    security(("access_assertion" = []), ("access_cookie" = [])),
+    responses(
+        (status = 200, description = "the execution and its steps", body = ExecutionDetail),
+        (status = 400, description = "the id is not a UUID", body = ErrorBody),
+        (status = 401, description = "no valid Access token", body = ErrorBody),
+        (status = 404, description = "no such execution", body = ErrorBody),
+    )
+)]
 pub async fn detail<B: Backend>(
     State(backend): State<Arc<B>>,
     Path(id): Path<String>,
@@ -123,6 +153,21 @@ struct StartBody {
     params: Option<serde_json::Value>,
 }
 
+/// Starts a job: records a queued execution and enqueues it.
+#[utoipa::path(
+    post,
+    path = "/api/jobs",
+    tag = "jobs",
+    request_body = StartJob,
+    security(("access_assertion" = []), ("access_cookie" = [])),
+    responses(
+        (status = 202, description = "queued; `Location` names the execution", body = JobStarted),
+        (status = 400, description = "a malformed body or an unknown job type", body = ErrorBody),
+        (status = 401, description = "no valid Access token", body = ErrorBody),
+        (status = 403, description = "a cookie-authenticated request from another site", body = ErrorBody),
+        (status = 503, description = "the queue refused the message", body = ErrorBody),
+    )
+)]
 pub async fn start<B: Backend>(
     State(backend): State<Arc<B>>,
     Extension(principal): Extension<Principal>,
@@ -185,6 +230,21 @@ pub async fn start<B: Backend>(
 
 /// Sends an execution's envelope again (ops use it to nudge a stuck execution). Harmless
 /// on a finished one: the engine acknowledges it without effects.
+#[utoipa::path(
+    post,
+    path = "/api/jobs/{id}/dispatch",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "the execution id")),
+    security(("access_assertion" = []), ("access_cookie" = [])),
+    responses(
+        (status = 202, description = "sent again", body = Dispatched),
+        (status = 400, description = "the id is not a UUID", body = ErrorBody),
+        (status = 401, description = "no valid Access token", body = ErrorBody),
+        (status = 403, description = "a cookie-authenticated request from another site", body = ErrorBody),
+        (status = 404, description = "no such execution", body = ErrorBody),
+        (status = 503, description = "the queue refused the message", body = ErrorBody),
+    )
+)]
 pub async fn dispatch<B: Backend>(
     State(backend): State<Arc<B>>,
     Extension(principal): Extension<Principal>,

@@ -22,6 +22,7 @@ pub fn protected<B: Backend>() -> Router<Arc<B>> {
         .route("/api/jobs", get(jobs::list::<B>).post(jobs::start::<B>))
         .route("/api/jobs/{id}", get(jobs::detail::<B>))
         .route("/api/jobs/{id}/dispatch", post(jobs::dispatch::<B>))
+        .route("/api/openapi.json", get(crate::openapi::document_route))
 }
 
 pub async fn not_found() -> ApiError {
