@@ -11,5 +11,7 @@ pub mod health;
 pub mod jobs;
 pub mod platform;
 pub mod principal;
+pub mod store;
+pub mod sync;
 
 pub use principal::Principal;

@@ -29,6 +29,25 @@ pub trait ObjectStore: Send + Sync {
     fn put(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), BindingError>> + Send;
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, BindingError>> + Send;
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), BindingError>> + Send;
+    /// Starts a multipart upload; returns its upload id. Every part but the last must have
+    /// the same size (R2: at least 5 MiB).
+    fn create_multipart(&self, key: &str) -> impl Future<Output = Result<String, BindingError>> + Send;
+    /// Uploads (or re-uploads: the last upload of a number wins) part `number` (from 1);
+    /// returns its etag.
+    fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u16,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<String, BindingError>> + Send;
+    /// Completes the upload from `(number, etag)` parts in order.
+    fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<(u16, String)>,
+    ) -> impl Future<Output = Result<(), BindingError>> + Send;
 }
 
 /// Workers KV (`KV`).
@@ -66,7 +85,10 @@ pub mod memory {
     }
 
     #[derive(Default)]
-    pub struct MemoryObjects(pub Mutex<HashMap<String, Vec<u8>>>);
+    pub struct MemoryObjects(pub Mutex<HashMap<String, Vec<u8>>>, pub MemoryUploads);
+    /// Multipart uploads in progress: upload id → part number → bytes.
+    #[derive(Default)]
+    pub struct MemoryUploads(pub Mutex<HashMap<String, std::collections::BTreeMap<u16, Vec<u8>>>>);
     #[derive(Default)]
     pub struct MemoryKv(pub Mutex<HashMap<String, String>>);
     #[derive(Default)]
@@ -89,6 +111,56 @@ pub mod memory {
         }
         async fn delete(&self, key: &str) -> Result<(), BindingError> {
             self.0.lock().map_err(|_| poisoned("R2_BUCKET"))?.remove(key);
+            Ok(())
+        }
+        async fn create_multipart(&self, key: &str) -> Result<String, BindingError> {
+            let id = format!("{key}#{}", uuid::Uuid::new_v4());
+            self.1
+                 .0
+                .lock()
+                .map_err(|_| poisoned("R2_BUCKET"))?
+                .insert(id.clone(), Default::default());
+            Ok(id)
+        }
+        async fn upload_part(
+            &self,
+            _key: &str,
+            upload_id: &str,
+            number: u16,
+            bytes: Vec<u8>,
+        ) -> Result<String, BindingError> {
+            let mut uploads = self.1 .0.lock().map_err(|_| poisoned("R2_BUCKET"))?;
+            let parts = uploads
+                .get_mut(upload_id)
+                .ok_or_else(|| BindingError::new("R2_BUCKET", format!("no multipart upload {upload_id}")))?;
+            let etag = format!("{number}-{}", bytes.len());
+            parts.insert(number, bytes);
+            Ok(etag)
+        }
+        async fn complete_multipart(
+            &self,
+            key: &str,
+            upload_id: &str,
+            parts: Vec<(u16, String)>,
+        ) -> Result<(), BindingError> {
+            let uploaded = self
+                .1
+                 .0
+                .lock()
+                .map_err(|_| poisoned("R2_BUCKET"))?
+                .remove(upload_id)
+                .ok_or_else(|| BindingError::new("R2_BUCKET", format!("no multipart upload {upload_id}")))?;
+            let mut object = Vec::new();
+            for (number, _etag) in parts {
+                let part = uploaded
+                    .get(&number)
+                    .ok_or_else(|| BindingError::new("R2_BUCKET", format!("part {number} was not uploaded")))?;
+                object.extend_from_slice(part);
+            }
+            self.0
+                .lock()
+                .map_err(|_| poisoned("R2_BUCKET"))?
+                .insert(key.to_owned(), object);
             Ok(())
         }
     }

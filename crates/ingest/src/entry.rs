@@ -1,8 +1,6 @@
 //! Worker events: start (logging), fetch (`/health`). Queue and cron are in their modules.
 
 use domain::health::{self, ProbeStatus};
-use domain::jobs::procedures::Registry;
-use platform::WorkerBindings;
 use serde_json::json;
 use worker::{event, Context, Env, Request, Response};
 
@@ -25,7 +23,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         }
         Err(e) => health::report("postgres", domain::clock::now(), Err(e.to_string())),
     };
-    let registered: Vec<String> = Registry::<WorkerBindings>::standard()
+    let registered: Vec<String> = crate::settings::registry(|name| platform::env_string(&env, name))
         .registered()
         .iter()
         .map(|t| t.as_str().to_owned())

@@ -4,7 +4,6 @@
 
 use crate::settings::{engine_config, DEAD_LETTER_QUEUE};
 use domain::jobs::engine::{self, Disposition};
-use domain::jobs::procedures::Registry;
 use platform::{env_string, WorkerBindings};
 use worker::{event, Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
 
@@ -35,7 +34,7 @@ async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) 
             return Ok(());
         }
     };
-    let registry = Registry::standard();
+    let registry = crate::settings::registry(|name| env_string(&env, name));
     for message in batch.raw_iter() {
         // A body that is not JSON-shaped reaches the engine as null and is recorded as malformed.
         let body: serde_json::Value = serde_wasm_bindgen::from_value(message.body()).unwrap_or(serde_json::Value::Null);

@@ -19,6 +19,17 @@ pub fn engine_config(get: impl Fn(&str) -> Option<String>) -> EngineConfig {
     }
 }
 
+/// Every procedure the ingest Worker runs: the domain's standard ones plus the Shopify
+/// sync over the Workers fetch API.
+#[cfg(target_arch = "wasm32")]
+pub fn registry(get: impl Fn(&str) -> Option<String>) -> domain::jobs::procedures::Registry<platform::WorkerBindings> {
+    use domain::sync::{ShopifySync, SyncSettings};
+    domain::jobs::procedures::Registry::standard().with(ShopifySync::new(
+        platform::shopify_http::FetchTransport,
+        SyncSettings::from_vars(get),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -83,6 +83,51 @@ impl ObjectStore for WorkerObjects {
         let key = key.to_owned();
         SendFuture::new(async move { self.0.delete(key).await.map_err(err(R2_BUCKET)) })
     }
+
+    fn create_multipart(&self, key: &str) -> impl Future<Output = Result<String, BindingError>> + Send {
+        let key = key.to_owned();
+        SendFuture::new(async move {
+            let upload = self
+                .0
+                .create_multipart_upload(key)
+                .execute()
+                .await
+                .map_err(err(R2_BUCKET))?;
+            Ok(upload.upload_id().await)
+        })
+    }
+
+    fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u16,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<String, BindingError>> + Send {
+        let (key, upload_id) = (key.to_owned(), upload_id.to_owned());
+        SendFuture::new(async move {
+            let upload = self.0.resume_multipart_upload(key, upload_id).map_err(err(R2_BUCKET))?;
+            let part = upload.upload_part(number, bytes).await.map_err(err(R2_BUCKET))?;
+            Ok(part.etag())
+        })
+    }
+
+    fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<(u16, String)>,
+    ) -> impl Future<Output = Result<(), BindingError>> + Send {
+        let (key, upload_id) = (key.to_owned(), upload_id.to_owned());
+        SendFuture::new(async move {
+            let upload = self.0.resume_multipart_upload(key, upload_id).map_err(err(R2_BUCKET))?;
+            upload
+                .complete(parts.into_iter().map(|(n, etag)| worker::UploadedPart::new(n, etag)))
+                .await
+                .map_err(err(R2_BUCKET))?;
+            Ok(())
+        })
+    }
 }
 
 impl KvStore for WorkerKv {

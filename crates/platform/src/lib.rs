@@ -9,6 +9,7 @@
 pub mod bindings;
 pub mod db;
 pub mod logging;
+pub mod shopify_http;
 
 pub use bindings::{env_string, JwksFetcher, WorkerBindings, HYPERDRIVE, INGEST, INGEST_QUEUE, KV, R2_BUCKET};
 pub use db::DbHandle;

@@ -27,6 +27,9 @@ pub trait Transport {
         access_token: &str,
         body: String,
     ) -> impl Future<Output = Result<HttpResponse, String>>;
+    /// `GET url`, with `Range: bytes=start-end` (inclusive) when given: how bulk results
+    /// are downloaded in bounded pieces.
+    fn get(&self, url: &str, range: Option<(u64, u64)>) -> impl Future<Output = Result<HttpResponse, String>>;
     fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()>;
 }
 
@@ -213,5 +216,22 @@ impl<T: Transport> AdminClient<T> {
             return Err(ShopifyError::UserErrors(user_errors));
         }
         Ok(payload)
+    }
+}
+
+impl<T: Transport> Transport for &T {
+    fn post_json(
+        &self,
+        url: &str,
+        access_token: &str,
+        body: String,
+    ) -> impl Future<Output = Result<HttpResponse, String>> {
+        (**self).post_json(url, access_token, body)
+    }
+    fn get(&self, url: &str, range: Option<(u64, u64)>) -> impl Future<Output = Result<HttpResponse, String>> {
+        (**self).get(url, range)
+    }
+    fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()> {
+        (**self).sleep_ms(ms)
     }
 }

@@ -5,12 +5,15 @@
 //!   Admin API schema (`../shared/shopify/admin-2026-01.graphql`);
 //! - [`client`]: requests with cost-based throttling and capped retries;
 //! - [`bulk`]: the bulk-operation lifecycle as decisions;
-//! - [`jsonl`]: the bulk result file, streamed line by line with bounded memory.
+//! - [`jsonl`]: the bulk result file, streamed line by line with bounded memory;
+//! - `native` (not on wasm32): a reqwest + tokio transport for native tools and tests.
 
 pub mod bulk;
 pub mod client;
 pub mod documents;
 pub mod jsonl;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
 
 /// The Admin API version every request is pinned to.
 pub const ADMIN_API_VERSION: &str = "2026-01";

@@ -21,6 +21,9 @@ impl Transport for Scripted {
             .push((url.to_owned(), token.to_owned(), serde_json::from_str(&body).unwrap()));
         self.answers.borrow_mut().pop_front().expect("an answer is scripted")
     }
+    async fn get(&self, _url: &str, _range: Option<(u64, u64)>) -> Result<HttpResponse, String> {
+        Err("downloads are not scripted here".into())
+    }
     async fn sleep_ms(&self, ms: u64) {
         self.sleeps.borrow_mut().push(ms);
     }

@@ -11,7 +11,7 @@
 use super::procedures::{Registry, StepContext};
 use super::repo;
 use super::{backoff_seconds, JobEnvelope, QUEUE_PROBE};
-use crate::platform::Bindings;
+use crate::platform::{Bindings, JobQueue};
 use serde_json::{json, Map, Value};
 use tokio_postgres::Client;
 use uuid::Uuid;
@@ -168,14 +168,52 @@ async fn run<B: Bindings + 'static>(
         };
         match procedure.run_step(name, cx).await {
             Ok(outcome) => {
+                if let Some(delay_seconds) = outcome.continue_after {
+                    repo::progress_step(db, id, ordinal, &outcome.counters).await?;
+                    repo::release_to_continue(db, id, token).await?;
+                    if let Err(e) = bindings
+                        .queue()
+                        .send(
+                            &JobEnvelope {
+                                job_type: execution.job_type.clone(),
+                                execution_id: id,
+                            },
+                            delay_seconds,
+                        )
+                        .await
+                    {
+                        // Not lost: this message comes back and the step continues from its checkpoint.
+                        tracing::warn!(execution_id = %id, step = name, error = %e, "could not enqueue the continuation; retrying this message");
+                        return Ok(Disposition::Retry {
+                            delay_seconds: delay_seconds.max(1),
+                        });
+                    }
+                    tracing::info!(execution_id = %id, step = name, delay_seconds, "step continues in a later message");
+                    return Ok(Disposition::Ack);
+                }
                 repo::finish_step(db, id, ordinal, &outcome.counters, &outcome.output).await?;
                 counters.insert((*name).to_owned(), outcome.counters);
+            }
+            Err(error) if error.fatal => {
+                tracing::error!(execution_id = %id, step = name, code = %error.code, message = %error.message, "step failed for good");
+                repo::fail_step(db, id, ordinal, &error.code, &error.message).await?;
+                repo::mark_failed(
+                    db,
+                    id,
+                    Some(&error.code),
+                    Some(&format!("step {name}: {}", error.message)),
+                )
+                .await?;
+                return Ok(Disposition::Ack);
             }
             Err(error) => {
                 tracing::warn!(execution_id = %id, step = name, code = %error.code, message = %error.message, "step failed; retrying with backoff");
                 repo::fail_step(db, id, ordinal, &error.code, &error.message).await?;
-                repo::mark_retrying(db, id, token, &error.code, &format!("step {name}: {}", error.message)).await?;
-                return Ok(config.retry(u32::try_from(execution.attempts).unwrap_or(1)));
+                let failures =
+                    repo::mark_retrying(db, id, token, &error.code, &format!("step {name}: {}", error.message))
+                        .await?
+                        .unwrap_or(1);
+                return Ok(config.retry(u32::try_from(failures).unwrap_or(1)));
             }
         }
     }

@@ -10,18 +10,43 @@ use tokio_postgres::{Client, GenericClient};
 use uuid::Uuid;
 
 /// What a step reached: counters (lines, rows, bytes…) and any output worth keeping.
+/// With `continue_after` set the step is not finished: the engine keeps it running,
+/// releases the lease and re-enqueues the execution after that many seconds (a poll
+/// that waits, the next chunk of a download) instead of sleeping in the Worker.
 #[derive(Debug, Default)]
 pub struct StepOutcome {
     pub counters: Value,
     pub output: Value,
+    pub continue_after: Option<u32>,
 }
 
-/// Why a step failed: a stable code and a message for people.
+impl StepOutcome {
+    pub fn done(counters: Value, output: Value) -> Self {
+        Self {
+            counters,
+            output,
+            continue_after: None,
+        }
+    }
+
+    pub fn continue_after(delay_seconds: u32, counters: Value) -> Self {
+        Self {
+            counters,
+            output: Value::Null,
+            continue_after: Some(delay_seconds),
+        }
+    }
+}
+
+/// Why a step failed: a stable code and a message for people. A `fatal` error fails the
+/// execution at once (a permission Shopify refuses, a reconcile mismatch); any other is
+/// retried with backoff.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct StepError {
     pub code: String,
     pub message: String,
+    pub fatal: bool,
 }
 
 impl StepError {
@@ -29,6 +54,14 @@ impl StepError {
         Self {
             code: code.into(),
             message: message.into(),
+            fatal: false,
+        }
+    }
+
+    pub fn fatal(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            fatal: true,
+            ..Self::new(code, message)
         }
     }
 }
@@ -100,10 +133,10 @@ pub struct SystemSelfCheck;
 
 fn probe_outcome(report: ProbeReport) -> Result<StepOutcome, StepError> {
     match report.status {
-        ProbeStatus::Ok => Ok(StepOutcome {
-            counters: json!({ "latency_ms": report.latency_ms }),
-            output: serde_json::to_value(&report).unwrap_or(Value::Null),
-        }),
+        ProbeStatus::Ok => Ok(StepOutcome::done(
+            json!({ "latency_ms": report.latency_ms }),
+            serde_json::to_value(&report).unwrap_or(Value::Null),
+        )),
         ProbeStatus::Down => Err(StepError::new(
             "probe_down",
             format!("{} is down: {}", report.system, report.detail),
@@ -191,10 +224,10 @@ impl<B: Bindings> Procedure<B> for EngineDrill {
                     &[&cx.execution.id, &step],
                 )
                 .await?;
-            Ok(StepOutcome {
-                counters: json!({ "effects": 1 }),
-                output: json!({ "step": step, "run": cx.step.attempts }),
-            })
+            Ok(StepOutcome::done(
+                json!({ "effects": 1 }),
+                json!({ "step": step, "run": cx.step.attempts }),
+            ))
         })
     }
 }

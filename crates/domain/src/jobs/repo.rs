@@ -273,7 +273,10 @@ pub async fn begin_step(
              VALUES ($1, $2, $3, 'running', 1)
              ON CONFLICT (execution_id, ordinal) DO UPDATE
                SET status = 'running', attempts = procedure_step_execution.attempts + 1,
-                   error_code = NULL, error_message = NULL, started_at = now(), finished_at = NULL
+                   error_code = NULL, error_message = NULL, finished_at = NULL,
+                   -- a step continuing in a later message keeps its start time
+                   started_at = CASE WHEN procedure_step_execution.status = 'running'
+                                     THEN procedure_step_execution.started_at ELSE now() END
                WHERE procedure_step_execution.status <> 'succeeded'
              RETURNING ordinal, name, status, attempts, counters, output, error_code, error_message, started_at, finished_at",
             &[&execution_id, &ordinal, &name],
@@ -336,23 +339,58 @@ pub async fn mark_succeeded(
 }
 
 /// Releases the lease after a failed attempt that will be retried, keeping the error.
+/// Returns the execution's consecutive failures (the backoff grows with them), or `None`
+/// when the lease was lost meanwhile.
 pub async fn mark_retrying(
     db: &impl GenericClient,
     id: Uuid,
     token: Uuid,
     code: &str,
     message: &str,
-) -> Result<bool, DbError> {
-    let n = db
-        .execute(
+) -> Result<Option<i32>, DbError> {
+    let row = db
+        .query_opt(
             "UPDATE procedure_execution
-             SET status = 'retrying', error_code = $3, error_message = $4,
+             SET status = 'retrying', error_code = $3, error_message = $4, failures = failures + 1,
                  lease_token = NULL, lease_expires_at = NULL, updated_at = now()
-             WHERE id = $1 AND lease_token = $2",
+             WHERE id = $1 AND lease_token = $2
+             RETURNING failures",
             &[&id, &token, &code, &message],
         )
         .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Releases the lease of an execution whose current step made progress and continues in
+/// a later message (a poll that waits, the next chunk of a download). Progress clears the
+/// consecutive-failure count and the last error.
+pub async fn release_to_continue(db: &impl GenericClient, id: Uuid, token: Uuid) -> Result<bool, DbError> {
+    let n = db
+        .execute(
+            "UPDATE procedure_execution
+             SET status = 'running', failures = 0, error_code = NULL, error_message = NULL,
+                 lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+             WHERE id = $1 AND lease_token = $2",
+            &[&id, &token],
+        )
+        .await?;
     Ok(n == 1)
+}
+
+/// Publishes a running step's counters (lines, rows, bytes…) so they are visible while it runs.
+pub async fn progress_step(
+    db: &impl GenericClient,
+    execution_id: Uuid,
+    ordinal: i32,
+    counters: &serde_json::Value,
+) -> Result<(), DbError> {
+    db.execute(
+        "UPDATE procedure_step_execution SET counters = $3
+         WHERE execution_id = $1 AND ordinal = $2 AND status = 'running'",
+        &[&execution_id, &ordinal, counters],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Fails an unfinished execution for good. `code`/`message` replace the recorded error

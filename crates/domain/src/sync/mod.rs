@@ -1,0 +1,835 @@
+//! `PROCEDURE_EXECUTION_INITIATE`: the Shopify bulk sync of catalog and orders.
+//!
+//! Steps (each recorded): `initiate` (shop, mode, one bulk export per resource) → `poll`
+//! (re-enqueued with a delay while Shopify works; never sleeps) → `download_parse_upsert`
+//! (HTTP Range parts of the result file, parsed and written set-based; every part
+//! commits its rows and its checkpoint in one transaction, and a message handles a few
+//! parts then continues in the next message) → `reconcile` (Shopify's counts = lines
+//! parsed = rows in Postgres, or the execution fails loudly; what vanished is marked) →
+//! `archive` (the raw JSONL parts, uploaded to R2 as they were read, completed as one
+//! multipart object).
+//!
+//! Followed: <https://shopify.dev/docs/api/usage/bulk-operations/queries> (run, poll by id,
+//! statuses, `partialDataUrl`, URL expiry, JSONL with `__parentId`, `groupObjects`),
+//! <https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/bulkOperationRunQuery>
+//! (`OPERATION_IN_PROGRESS`, `LIMIT_REACHED` user errors) and
+//! <https://shopify.dev/docs/api/usage/search-syntax> (`updated_at:>=` filters).
+
+pub mod runs;
+
+use crate::jobs::procedures::{Procedure, StepContext, StepError, StepOutcome};
+use crate::jobs::repo;
+use crate::jobs::JobType;
+use crate::platform::{Bindings, KvStore, ObjectStore};
+use crate::store::{self, rows::ChunkRows, write::write_chunk};
+use chrono::{DateTime, Duration, Utc};
+use futures::future::LocalBoxFuture;
+use runs::{BulkRun, Checkpoint, Ready, RESOURCES};
+use serde_json::{json, Map, Value};
+use shopify::bulk::{next_step, BulkNext, BulkOperation};
+use shopify::client::{AdminClient, RetryPolicy, ShopConfig, ShopifyError, Transport};
+use shopify::documents::{self, bulk_query};
+use shopify::jsonl::{BulkRecord, JsonlReader};
+use tokio_postgres::Client;
+
+pub const STEPS: &[&str] = &["initiate", "poll", "download_parse_upsert", "reconcile", "archive"];
+
+/// A resource's export is restarted at most this often within one execution.
+pub const MAX_OPERATION_ATTEMPTS: i32 = 5;
+
+#[derive(Clone, Debug)]
+pub struct SyncSettings {
+    pub shop: ShopConfig,
+    /// Download part size: every part but the last is exactly this long, so parts are also
+    /// the archive's equal multipart parts (R2 needs ≥ 5 MiB).
+    pub part_bytes: u64,
+    /// Parts handled per queue message before continuing in the next one.
+    pub parts_per_message: u32,
+    pub poll_seconds: u32,
+    pub lookback_minutes: i64,
+    /// Honour `params.fault` (test stacks only).
+    pub faults_enabled: bool,
+    pub retry: RetryPolicy,
+}
+
+pub const DEFAULT_PART_BYTES: u64 = 8 * 1024 * 1024;
+
+impl SyncSettings {
+    /// From the Worker's variables: `SHOPIFY_SHOP_URL`, `SHOPIFY_ACCESS_TOKEN` (a secret),
+    /// optional `SHOPIFY_API_VERSION`, `SHOPIFY_SYNC_PART_BYTES`, `SHOPIFY_SYNC_PARTS_PER_MESSAGE`,
+    /// `SHOPIFY_POLL_SECONDS`, `SHOPIFY_SYNC_LOOKBACK_MINUTES`, `SHOPIFY_SYNC_FAULTS`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let base_url = var("SHOPIFY_SHOP_URL").ok_or("SHOPIFY_SHOP_URL is not set")?;
+        let access_token = var("SHOPIFY_ACCESS_TOKEN").ok_or("SHOPIFY_ACCESS_TOKEN is not set")?;
+        let number = |name: &str, default: u64| -> Result<u64, String> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => v.trim().parse().map_err(|_| format!("{name} must be a whole number")),
+            }
+        };
+        Ok(Self {
+            shop: ShopConfig {
+                base_url,
+                access_token,
+                api_version: var("SHOPIFY_API_VERSION").unwrap_or_else(|| shopify::ADMIN_API_VERSION.to_owned()),
+            },
+            part_bytes: number("SHOPIFY_SYNC_PART_BYTES", DEFAULT_PART_BYTES)?.max(1024),
+            parts_per_message: u32::try_from(number("SHOPIFY_SYNC_PARTS_PER_MESSAGE", 4)?.max(1)).unwrap_or(4),
+            poll_seconds: u32::try_from(number("SHOPIFY_POLL_SECONDS", 5)?).unwrap_or(5),
+            lookback_minutes: i64::try_from(number("SHOPIFY_SYNC_LOOKBACK_MINUTES", 60)?).unwrap_or(60),
+            faults_enabled: var("SHOPIFY_SYNC_FAULTS").is_some_and(|v| v == "1"),
+            retry: RetryPolicy::default(),
+        })
+    }
+}
+
+pub struct ShopifySync<T> {
+    transport: T,
+    settings: Result<SyncSettings, String>,
+}
+
+impl<T: Transport> ShopifySync<T> {
+    pub fn new(transport: T, settings: Result<SyncSettings, String>) -> Self {
+        Self { transport, settings }
+    }
+}
+
+fn shopify_error(e: ShopifyError) -> StepError {
+    match &e {
+        ShopifyError::GraphQl(errors) if errors.iter().any(|e| e.code.as_deref() == Some("ACCESS_DENIED")) => {
+            StepError::fatal("shopify_access_denied", format!("Shopify refused the request: {e}"))
+        }
+        ShopifyError::Http { status: 401 | 403, .. } => {
+            StepError::fatal("shopify_unauthorized", format!("Shopify refused the access token: {e}"))
+        }
+        _ => StepError::new("shopify_error", e.to_string()),
+    }
+}
+
+fn db_error(e: tokio_postgres::Error) -> StepError {
+    StepError::from(e)
+}
+
+async fn begin(db: &Client) -> Result<(), StepError> {
+    db.batch_execute("BEGIN").await.map_err(db_error)
+}
+
+async fn commit(db: &Client) -> Result<(), StepError> {
+    db.batch_execute("COMMIT").await.map_err(db_error)
+}
+
+async fn rollback(db: &Client) {
+    if let Err(e) = db.batch_execute("ROLLBACK").await {
+        tracing::warn!(error = %e, "rollback failed");
+    }
+}
+
+/// The Worker's linear memory, as the peak-memory counter (linear memory only grows).
+fn wasm_memory_bytes() -> Option<u64> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        Some(core::arch::wasm32::memory_size(0) as u64 * 65536)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}
+
+enum Started {
+    Running,
+    /// `OPERATION_IN_PROGRESS` / `LIMIT_REACHED`: try again after the poll delay.
+    Busy(String),
+}
+
+impl<T: Transport> ShopifySync<T> {
+    fn settings(&self) -> Result<&SyncSettings, StepError> {
+        self.settings
+            .as_ref()
+            .map_err(|e| StepError::fatal("shopify_not_configured", e.clone()))
+    }
+
+    fn client(&self) -> Result<AdminClient<&T>, StepError> {
+        let s = self.settings()?;
+        Ok(AdminClient::new(&self.transport, s.shop.clone(), s.retry))
+    }
+
+    async fn start_operation(&self, db: &Client, run: &BulkRun) -> Result<Started, StepError> {
+        if run.operation_attempts >= MAX_OPERATION_ATTEMPTS {
+            return Err(StepError::new(
+                "bulk_operation_attempts_exhausted",
+                format!(
+                    "the {} export was started {} times without completing",
+                    run.resource, run.operation_attempts
+                ),
+            ));
+        }
+        let template = match run.resource.as_str() {
+            "catalog" => documents::CATALOG_BULK_QUERY,
+            _ => documents::ORDERS_BULK_QUERY,
+        };
+        let query = bulk_query(template, &run.search_filter);
+        let client = self.client()?;
+        match client
+            .mutate(
+                documents::RUN_BULK_QUERY,
+                json!({ "query": query }),
+                "bulkOperationRunQuery",
+            )
+            .await
+        {
+            Ok(payload) => {
+                let id = payload["bulkOperation"]["id"]
+                    .as_str()
+                    .ok_or_else(|| StepError::new("shopify_error", "bulkOperationRunQuery returned no operation id"))?;
+                runs::operation_started(db, run.execution_id, &run.resource, id)
+                    .await
+                    .map_err(db_error)?;
+                tracing::info!(resource = %run.resource, operation = id, "bulk export started");
+                Ok(Started::Running)
+            }
+            Err(ShopifyError::UserErrors(errors))
+                if errors
+                    .iter()
+                    .all(|e| matches!(e.code.as_deref(), Some("OPERATION_IN_PROGRESS") | Some("LIMIT_REACHED"))) =>
+            {
+                let why = errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
+                tracing::info!(resource = %run.resource, why = %why, "Shopify is busy with other bulk operations; waiting");
+                Ok(Started::Busy(why))
+            }
+            Err(ShopifyError::UserErrors(errors)) => Err(StepError::fatal(
+                "bulk_query_rejected",
+                errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "),
+            )),
+            Err(e) => Err(shopify_error(e)),
+        }
+    }
+
+    async fn poll_operation(&self, id: &str) -> Result<(BulkOperation, Option<DateTime<Utc>>), StepError> {
+        let client = self.client()?;
+        let data = client
+            .execute(documents::POLL_BULK_OPERATION, json!({ "id": id }))
+            .await
+            .map_err(shopify_error)?;
+        let node = data["node"].clone();
+        let created_at = node["createdAt"]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let op: BulkOperation = serde_json::from_value(node)
+            .map_err(|e| StepError::new("shopify_error", format!("bulk operation {id} could not be read: {e}")))?;
+        Ok((op, created_at))
+    }
+
+    /// Starts pending exports and polls running ones. Returns true when every export is
+    /// ready to download (or downloaded).
+    async fn advance<B: Bindings>(&self, cx: &StepContext<'_, B>) -> Result<bool, StepError> {
+        let mut ready = true;
+        for run in runs::runs(cx.db, cx.execution.id).await.map_err(db_error)? {
+            match run.phase.as_str() {
+                "pending" => {
+                    ready = false;
+                    self.start_operation(cx.db, &run).await?;
+                }
+                "running" => {
+                    let id = run.operation_id.clone().unwrap_or_default();
+                    let (op, created_at) = self.poll_operation(&id).await?;
+                    match next_step(&op) {
+                        BulkNext::PollAgain => ready = false,
+                        BulkNext::Download(url) => {
+                            let archive = match &url {
+                                Some(_) => {
+                                    let key = format!(
+                                        "shopify/{}/{}/{}-{}.jsonl",
+                                        run.shop_id,
+                                        run.execution_id,
+                                        run.resource,
+                                        id.rsplit('/').next().unwrap_or("op")
+                                    );
+                                    let upload = cx.bindings.objects().create_multipart(&key).await.map_err(|e| {
+                                        StepError::new("archive_failed", format!("could not start the R2 upload: {e}"))
+                                    })?;
+                                    Some((key, upload))
+                                }
+                                None => None,
+                            };
+                            runs::operation_ready(
+                                cx.db,
+                                run.execution_id,
+                                &run.resource,
+                                &Ready {
+                                    url: url.as_deref(),
+                                    partial: false,
+                                    object_count: op.object_count.map(|n| n as i64),
+                                    root_object_count: op.root_object_count.map(|n| n as i64),
+                                    file_size: op.file_size.map(|n| n as i64),
+                                    created_at,
+                                    archive_key: archive.as_ref().map(|(k, _)| k.as_str()),
+                                    archive_upload_id: archive.as_ref().map(|(_, u)| u.as_str()),
+                                },
+                            )
+                            .await
+                            .map_err(db_error)?;
+                        }
+                        BulkNext::DownloadPartialThenRetry(url) => {
+                            tracing::warn!(resource = %run.resource, operation = %id, "bulk export failed with partial data; ingesting it, then exporting again");
+                            runs::operation_ready(
+                                cx.db,
+                                run.execution_id,
+                                &run.resource,
+                                &Ready {
+                                    url: Some(&url),
+                                    partial: true,
+                                    object_count: None,
+                                    root_object_count: None,
+                                    file_size: None,
+                                    created_at,
+                                    archive_key: None,
+                                    archive_upload_id: None,
+                                },
+                            )
+                            .await
+                            .map_err(db_error)?;
+                        }
+                        BulkNext::Retry(why) => {
+                            ready = false;
+                            tracing::warn!(resource = %run.resource, why = %why, "bulk export must be run again");
+                            runs::operation_restart(cx.db, run.execution_id, &run.resource)
+                                .await
+                                .map_err(db_error)?;
+                        }
+                        BulkNext::Fail(why) => return Err(StepError::fatal("shopify_access_denied", why)),
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(ready)
+    }
+
+    async fn initiate<B: Bindings>(&self, cx: &StepContext<'_, B>) -> Result<StepOutcome, StepError> {
+        let settings = self.settings()?;
+        let requested = match cx.execution.params.get("mode") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(m)) if m == "full" || m == "incremental" => Some(m.clone()),
+            Some(other) => {
+                return Err(StepError::fatal(
+                    "invalid_params",
+                    format!("params.mode must be \"full\" or \"incremental\", not {other}"),
+                ))
+            }
+        };
+        let client = self.client()?;
+        let data = client
+            .execute(documents::SHOP, json!({}))
+            .await
+            .map_err(shopify_error)?;
+        let shop = &data["shop"];
+        let field = |name: &str| shop[name].as_str().unwrap_or_default().to_owned();
+        let shop_id = store::upsert_shop(
+            cx.db,
+            &field("id"),
+            &field("myshopifyDomain"),
+            &field("name"),
+            &field("ianaTimezone"),
+            &field("currencyCode"),
+        )
+        .await
+        .map_err(db_error)?;
+        let mut modes = Map::new();
+        for resource in RESOURCES {
+            let watermark = runs::watermark(cx.db, shop_id, resource).await.map_err(db_error)?;
+            // Incremental needs a watermark; without one (first run) the export is full.
+            let (mode, filter) = match (requested.as_deref(), watermark) {
+                (Some("full"), _) | (_, None) => ("full", String::new()),
+                (_, Some(w)) => {
+                    let since = w - Duration::minutes(settings.lookback_minutes);
+                    (
+                        "incremental",
+                        format!("updated_at:>='{}'", since.format("%Y-%m-%dT%H:%M:%SZ")),
+                    )
+                }
+            };
+            runs::create_run(cx.db, cx.execution.id, resource, shop_id, mode, &filter)
+                .await
+                .map_err(db_error)?;
+            modes.insert(resource.to_owned(), json!({ "mode": mode, "filter": filter }));
+        }
+        let mut busy = None;
+        for run in runs::runs(cx.db, cx.execution.id).await.map_err(db_error)? {
+            if run.phase == "pending" {
+                if let Started::Busy(why) = self.start_operation(cx.db, &run).await? {
+                    busy = Some(why);
+                }
+            }
+        }
+        let counters = json!({ "shop_id": shop_id, "exports": modes });
+        Ok(match busy {
+            Some(why) => {
+                StepOutcome::continue_after(settings.poll_seconds, json!({ "shop_id": shop_id, "waiting": why }))
+            }
+            None => StepOutcome::done(counters, Value::Null),
+        })
+    }
+
+    async fn poll<B: Bindings>(&self, cx: &StepContext<'_, B>) -> Result<StepOutcome, StepError> {
+        let settings = self.settings()?;
+        let polls = cx.step.counters["polls"].as_u64().unwrap_or(0) + 1;
+        if self.advance(cx).await? {
+            Ok(StepOutcome::done(json!({ "polls": polls }), Value::Null))
+        } else {
+            Ok(StepOutcome::continue_after(
+                settings.poll_seconds,
+                json!({ "polls": polls }),
+            ))
+        }
+    }
+
+    async fn download<B: Bindings>(&self, cx: &StepContext<'_, B>) -> Result<StepOutcome, StepError> {
+        let settings = self.settings()?;
+        let mut peak_memory = cx.step.counters["wasm_memory_bytes"].as_u64().unwrap_or(0);
+        for _ in 0..settings.parts_per_message {
+            let all = runs::runs(cx.db, cx.execution.id).await.map_err(db_error)?;
+            let Some(run) = all.iter().find(|r| r.phase != "downloaded") else {
+                return Ok(StepOutcome::done(progress(&all, peak_memory), Value::Null));
+            };
+            if run.phase != "downloading" {
+                // A restarted export (partial data, expired result): wait for it here.
+                return if self.advance(cx).await? {
+                    Ok(StepOutcome::continue_after(0, progress(&all, peak_memory)))
+                } else {
+                    Ok(StepOutcome::continue_after(
+                        settings.poll_seconds,
+                        progress(&all, peak_memory),
+                    ))
+                };
+            }
+            match self.download_part(cx, settings, run, &all, &mut peak_memory).await? {
+                PartResult::Next => {}
+                PartResult::Later(delay) => {
+                    let all = runs::runs(cx.db, cx.execution.id).await.map_err(db_error)?;
+                    return Ok(StepOutcome::continue_after(delay, progress(&all, peak_memory)));
+                }
+            }
+        }
+        let all = runs::runs(cx.db, cx.execution.id).await.map_err(db_error)?;
+        if all.iter().all(|r| r.phase == "downloaded") {
+            return Ok(StepOutcome::done(progress(&all, peak_memory), Value::Null));
+        }
+        Ok(StepOutcome::continue_after(0, progress(&all, peak_memory)))
+    }
+
+    async fn download_part<B: Bindings>(
+        &self,
+        cx: &StepContext<'_, B>,
+        settings: &SyncSettings,
+        run: &BulkRun,
+        all: &[BulkRun],
+        peak_memory: &mut u64,
+    ) -> Result<PartResult, StepError> {
+        let part_bytes = settings.part_bytes;
+        let part = u64::try_from(run.next_part).unwrap_or(0);
+        let start = part * part_bytes;
+        let url = run.url.clone().unwrap_or_default();
+        let file_size = run.file_size.and_then(|s| u64::try_from(s).ok());
+        let body = if file_size.is_some_and(|size| start >= size) {
+            Vec::new()
+        } else {
+            let response = self
+                .transport
+                .get(&url, Some((start, start + part_bytes - 1)))
+                .await
+                .map_err(|e| StepError::new("download_failed", format!("{} part {part}: {e}", run.resource)))?;
+            match response.status {
+                206 => response.body,
+                // A server that ignores Range sends everything: keep this part's slice.
+                200 => {
+                    let from = usize::try_from(start).unwrap_or(usize::MAX).min(response.body.len());
+                    let to = usize::try_from(start + part_bytes)
+                        .unwrap_or(usize::MAX)
+                        .min(response.body.len());
+                    response.body[from..to].to_vec()
+                }
+                416 => Vec::new(),
+                400 | 403 | 410 => return self.refresh_expired(cx, run).await,
+                status => {
+                    return Err(StepError::new(
+                        "download_failed",
+                        format!("{} part {part}: the result URL answered HTTP {status}", run.resource),
+                    ))
+                }
+            }
+        };
+        let last = (body.len() as u64) < part_bytes || file_size.is_some_and(|size| start + body.len() as u64 >= size);
+
+        // The unfinished line of the previous part comes first.
+        let base = start - run.carry.len() as u64;
+        let mut data = run.carry.clone();
+        data.extend_from_slice(&body);
+        let mut reader = JsonlReader::starting_at(base, u64::try_from(run.lines).unwrap_or(0));
+        let bad_line =
+            |e: shopify::jsonl::JsonlError| StepError::fatal("bad_jsonl", format!("{} export, {e}", run.resource));
+        let mut records: Vec<BulkRecord> = reader.feed(&data).map_err(bad_line)?;
+        let carry: Vec<u8> = if last {
+            records.extend(reader.finish().map_err(bad_line)?);
+            Vec::new()
+        } else {
+            let consumed = records.last().map_or(base, |r| r.end_offset);
+            data[usize::try_from(consumed - base).unwrap_or(0)..].to_vec()
+        };
+        drop(data);
+        let mut rows = ChunkRows::default();
+        let mut root_lines = 0_i64;
+        for record in &records {
+            rows.add(record)
+                .map_err(|e| StepError::fatal("bad_record", format!("{} export: {e}", run.resource)))?;
+            root_lines += i64::from(record.parent_id.is_none());
+        }
+        let chunk_lines = records.len() as i64;
+        drop(records);
+
+        // The raw part goes to the archive before the checkpoint that counts it.
+        let mut archive_parts = run.archive_parts.clone();
+        if let (Some(key), Some(upload)) = (&run.archive_key, &run.archive_upload_id) {
+            if !body.is_empty() {
+                let number = u16::try_from(part + 1)
+                    .map_err(|_| StepError::fatal("archive_failed", "more than 65535 archive parts"))?;
+                let etag = cx
+                    .bindings
+                    .objects()
+                    .upload_part(key, upload, number, body.clone())
+                    .await
+                    .map_err(|e| StepError::new("archive_failed", e.to_string()))?;
+                let mut list: Vec<Value> = archive_parts
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|p| p["number"].as_u64() != Some(u64::from(number)))
+                    .collect();
+                list.push(json!({ "number": number, "etag": etag }));
+                archive_parts = Value::Array(list);
+            }
+        }
+
+        let mut lines_by_type = run.lines_by_type.as_object().cloned().unwrap_or_default();
+        for (typename, n) in &rows.lines_by_type {
+            let before = lines_by_type.get(typename).and_then(Value::as_u64).unwrap_or(0);
+            lines_by_type.insert(typename.clone(), json!(before + n));
+        }
+        let lines_by_type = Value::Object(lines_by_type);
+
+        begin(cx.db).await?;
+        let written = match write_chunk(cx.db, run.shop_id, run.execution_id, &rows).await {
+            Ok(w) => w,
+            Err(e) => {
+                rollback(cx.db).await;
+                return Err(db_error(e));
+            }
+        };
+        if let Err(e) = self.maybe_fault(cx, run, part).await {
+            rollback(cx.db).await;
+            return Err(e);
+        }
+        let downloaded = last && !run.partial;
+        let updated = BulkRun {
+            next_part: run.next_part + 1,
+            lines: run.lines + chunk_lines,
+            root_lines: run.root_lines + root_lines,
+            lines_by_type: lines_by_type.clone(),
+            rows_written: run.rows_written + written.rows_written as i64,
+            rows_changed: run.rows_changed + written.rows_changed as i64,
+            bytes_read: run.bytes_read + body.len() as i64,
+            phase: if downloaded {
+                "downloaded".into()
+            } else {
+                run.phase.clone()
+            },
+            ..run.clone()
+        };
+        if let Some(m) = wasm_memory_bytes() {
+            *peak_memory = (*peak_memory).max(m);
+        }
+        let counters = progress(
+            &all.iter()
+                .map(|r| {
+                    if r.resource == run.resource {
+                        updated.clone()
+                    } else {
+                        r.clone()
+                    }
+                })
+                .collect::<Vec<_>>(),
+            *peak_memory,
+        );
+        let saved = async {
+            runs::checkpoint(
+                cx.db,
+                run.execution_id,
+                &run.resource,
+                &Checkpoint {
+                    next_part: updated.next_part,
+                    carry: &carry,
+                    lines: updated.lines,
+                    root_lines: updated.root_lines,
+                    lines_by_type: &lines_by_type,
+                    rows_written: updated.rows_written,
+                    rows_changed: updated.rows_changed,
+                    bytes_read: updated.bytes_read,
+                    archive_parts: &archive_parts,
+                    downloaded,
+                },
+            )
+            .await?;
+            repo::progress_step(cx.db, run.execution_id, cx.step.ordinal, &counters).await
+        }
+        .await;
+        if let Err(e) = saved {
+            rollback(cx.db).await;
+            return Err(db_error(e));
+        }
+        commit(cx.db).await?;
+        if last && run.partial {
+            // The partial data is in; now export everything again (writes are idempotent).
+            runs::operation_restart(cx.db, run.execution_id, &run.resource)
+                .await
+                .map_err(db_error)?;
+            return Ok(PartResult::Later(0));
+        }
+        Ok(PartResult::Next)
+    }
+
+    /// The signed result URL expired: ask for the operation again (Shopify signs a fresh
+    /// URL on every query); if the result itself expired, export again.
+    async fn refresh_expired<B: Bindings>(
+        &self,
+        cx: &StepContext<'_, B>,
+        run: &BulkRun,
+    ) -> Result<PartResult, StepError> {
+        let id = run.operation_id.clone().unwrap_or_default();
+        let (op, _) = self.poll_operation(&id).await?;
+        let fresh = if run.partial {
+            op.partial_data_url.clone()
+        } else {
+            op.url.clone()
+        };
+        match fresh {
+            Some(url) if Some(&url) != run.url.as_ref() => {
+                tracing::info!(resource = %run.resource, "result URL expired; continuing with a fresh one");
+                runs::refresh_url(cx.db, run.execution_id, &run.resource, &url)
+                    .await
+                    .map_err(db_error)?;
+            }
+            _ => {
+                tracing::warn!(resource = %run.resource, status = ?op.status, "bulk result is no longer available; exporting again");
+                runs::operation_restart(cx.db, run.execution_id, &run.resource)
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
+        Ok(PartResult::Later(0))
+    }
+
+    /// Test stacks only (`SHOPIFY_SYNC_FAULTS=1`): `params.fault.kill_connection_at_part`
+    /// kills this run's own Postgres connection in the middle of that part's transaction,
+    /// once, as a crash mid-upsert would.
+    async fn maybe_fault<B: Bindings>(
+        &self,
+        cx: &StepContext<'_, B>,
+        run: &BulkRun,
+        part: u64,
+    ) -> Result<(), StepError> {
+        let Ok(settings) = self.settings() else { return Ok(()) };
+        let fault = &cx.execution.params["fault"];
+        if !settings.faults_enabled
+            || fault["kill_connection_at_part"].as_u64() != Some(part)
+            || fault["resource"].as_str().unwrap_or("orders") != run.resource
+        {
+            return Ok(());
+        }
+        let key = format!("sync-fault:{}:{}:{part}", run.execution_id, run.resource);
+        let kv = cx.bindings.kv();
+        if kv.get(&key).await.ok().flatten().is_some() {
+            return Ok(());
+        }
+        kv.put(&key, "fired", 3600)
+            .await
+            .map_err(|e| StepError::new("fault_injection", e.to_string()))?;
+        tracing::warn!(resource = %run.resource, part, "fault injection: killing this Postgres connection mid-upsert");
+        cx.db
+            .batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn reconcile<B: Bindings>(&self, cx: &StepContext<'_, B>) -> Result<StepOutcome, StepError> {
+        let all = runs::runs(cx.db, cx.execution.id).await.map_err(db_error)?;
+        let mut report = Map::new();
+        let mut problems = Vec::new();
+        begin(cx.db).await?;
+        let result: Result<(), StepError> = async {
+            for run in &all {
+                let mut checks = Map::new();
+                let expected_objects = run.object_count.unwrap_or(0);
+                let expected_roots = run.root_object_count.unwrap_or(0);
+                if expected_objects != run.lines {
+                    problems.push(format!(
+                        "{}: Shopify reported {expected_objects} objects, {} lines were parsed",
+                        run.resource, run.lines
+                    ));
+                }
+                if expected_roots != run.root_lines {
+                    problems.push(format!(
+                        "{}: Shopify reported {expected_roots} root objects, {} root lines were parsed",
+                        run.resource, run.root_lines
+                    ));
+                }
+                let vanished =
+                    store::mark_vanished(cx.db, run.shop_id, run.execution_id, &run.resource, run.mode == "full")
+                        .await
+                        .map_err(db_error)?;
+                let rows = store::rows_for_run(cx.db, run.shop_id, run.execution_id, &run.resource)
+                    .await
+                    .map_err(db_error)?;
+                for (typename, in_db) in &rows {
+                    let parsed = run.lines_by_type[typename].as_i64().unwrap_or(0);
+                    if parsed != *in_db {
+                        problems.push(format!(
+                            "{}: {parsed} {typename} lines were parsed but {in_db} rows stand for them in Postgres",
+                            run.resource
+                        ));
+                    }
+                }
+                checks.insert("object_count".into(), json!(run.object_count));
+                checks.insert("root_object_count".into(), json!(run.root_object_count));
+                checks.insert("lines".into(), json!(run.lines));
+                checks.insert("root_lines".into(), json!(run.root_lines));
+                checks.insert("lines_by_type".into(), run.lines_by_type.clone());
+                checks.insert("rows_in_postgres".into(), json!(rows));
+                checks.insert("vanished".into(), json!(vanished));
+                checks.insert("rows_changed".into(), json!(run.rows_changed));
+                report.insert(run.resource.clone(), Value::Object(checks));
+                if let Some(at) = run.operation_created_at {
+                    runs::set_watermark(cx.db, run.shop_id, &run.resource, at, run.execution_id)
+                        .await
+                        .map_err(db_error)?;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            rollback(cx.db).await;
+            return Err(e);
+        }
+        if !problems.is_empty() {
+            rollback(cx.db).await;
+            store::forget_seen(cx.db, cx.execution.id).await.map_err(db_error)?;
+            return Err(StepError::fatal("reconcile_mismatch", problems.join("; ")));
+        }
+        store::forget_seen(cx.db, cx.execution.id).await.map_err(db_error)?;
+        commit(cx.db).await?;
+        Ok(StepOutcome::done(Value::Object(report), Value::Null))
+    }
+
+    async fn archive<B: Bindings>(&self, cx: &StepContext<'_, B>) -> Result<StepOutcome, StepError> {
+        let all = runs::runs(cx.db, cx.execution.id).await.map_err(db_error)?;
+        let mut objects = Vec::new();
+        let mut bytes = 0_i64;
+        for run in &all {
+            let (Some(key), Some(upload)) = (&run.archive_key, &run.archive_upload_id) else {
+                continue;
+            };
+            let mut parts: Vec<(u16, String)> = run
+                .archive_parts
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    Some((
+                        u16::try_from(p["number"].as_u64()?).ok()?,
+                        p["etag"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect();
+            if parts.is_empty() {
+                continue;
+            }
+            parts.sort();
+            cx.bindings
+                .objects()
+                .complete_multipart(key, upload, parts)
+                .await
+                .map_err(|e| StepError::new("archive_failed", e.to_string()))?;
+            bytes += run.bytes_read;
+            objects.push(key.clone());
+        }
+        Ok(StepOutcome::done(
+            json!({ "objects": objects.len(), "bytes": bytes }),
+            json!({ "keys": objects }),
+        ))
+    }
+}
+
+enum PartResult {
+    Next,
+    Later(u32),
+}
+
+/// Live counters of the download step: per resource and in total.
+fn progress(all: &[BulkRun], peak_memory: u64) -> Value {
+    let mut out = Map::new();
+    let (mut bytes, mut total, mut lines, mut rows, mut changed) = (0, 0, 0, 0, 0);
+    for r in all {
+        bytes += r.bytes_read;
+        total += r.file_size.unwrap_or(0);
+        lines += r.lines;
+        rows += r.rows_written;
+        changed += r.rows_changed;
+        out.insert(
+            r.resource.clone(),
+            json!({
+                "phase": r.phase, "partial": r.partial, "bytes_read": r.bytes_read, "bytes_total": r.file_size,
+                "lines": r.lines, "rows_written": r.rows_written, "rows_changed": r.rows_changed,
+                "parts": r.next_part,
+            }),
+        );
+    }
+    out.insert("bytes_read".into(), json!(bytes));
+    out.insert("bytes_total".into(), json!(total));
+    out.insert("lines".into(), json!(lines));
+    out.insert("rows_written".into(), json!(rows));
+    out.insert("rows_changed".into(), json!(changed));
+    if peak_memory > 0 {
+        out.insert("wasm_memory_bytes".into(), json!(peak_memory));
+    }
+    Value::Object(out)
+}
+
+impl<B: Bindings, T: Transport> Procedure<B> for ShopifySync<T> {
+    fn job_type(&self) -> JobType {
+        JobType::ProcedureExecutionInitiate
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        STEPS
+    }
+
+    fn run_step<'a>(
+        &'a self,
+        step: &'a str,
+        cx: StepContext<'a, B>,
+    ) -> LocalBoxFuture<'a, Result<StepOutcome, StepError>> {
+        Box::pin(async move {
+            match step {
+                "initiate" => self.initiate(&cx).await,
+                "poll" => self.poll(&cx).await,
+                "download_parse_upsert" => self.download(&cx).await,
+                "reconcile" => self.reconcile(&cx).await,
+                "archive" => self.archive(&cx).await,
+                other => Err(StepError::fatal("unknown_step", other.to_owned())),
+            }
+        })
+    }
+}
