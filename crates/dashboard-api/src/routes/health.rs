@@ -71,6 +71,7 @@ async fn ingest<B: Backend>(backend: &B) -> ProbeReport {
 #[utoipa::path(
     get,
     path = "/api/health/details",
+    operation_id = "health_details",
     tag = "health",
     security(("access_assertion" = []), ("access_cookie" = [])),
     responses(

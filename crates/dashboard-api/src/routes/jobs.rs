@@ -96,6 +96,7 @@ pub fn parse_filter(query: &HashMap<String, String>) -> Result<ExecutionFilter, 
 #[utoipa::path(
     get,
     path = "/api/jobs",
+    operation_id = "list_jobs",
     tag = "jobs",
     params(ExecutionListQuery),
     security(("access_assertion" = []), ("access_cookie" = [])),
@@ -122,6 +123,7 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
 #[utoipa::path(
     get,
     path = "/api/jobs/{id}",
+    operation_id = "get_job",
     tag = "jobs",
     params(("id" = Uuid, Path, description = "the execution id")),
     security(("access_assertion" = []), ("access_cookie" = [])),
@@ -157,6 +159,7 @@ struct StartBody {
 #[utoipa::path(
     post,
     path = "/api/jobs",
+    operation_id = "start_job",
     tag = "jobs",
     request_body = StartJob,
     security(("access_assertion" = []), ("access_cookie" = [])),
@@ -233,6 +236,7 @@ pub async fn start<B: Backend>(
 #[utoipa::path(
     post,
     path = "/api/jobs/{id}/dispatch",
+    operation_id = "dispatch_job",
     tag = "jobs",
     params(("id" = Uuid, Path, description = "the execution id")),
     security(("access_assertion" = []), ("access_cookie" = [])),
