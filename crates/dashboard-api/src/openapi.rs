@@ -40,6 +40,8 @@ pub const COOKIE_SCHEME: &str = "access_cookie";
         crate::routes::jobs::detail,
         crate::routes::jobs::start,
         crate::routes::jobs::dispatch,
+        crate::routes::orders::list,
+        crate::routes::orders::detail,
         crate::openapi::document_route,
     ),
     modifiers(&AccessSecurity),
@@ -47,6 +49,7 @@ pub const COOKIE_SCHEME: &str = "access_cookie";
         (name = "health", description = "EngineeredSystem health"),
         (name = "session", description = "who is signed in"),
         (name = "jobs", description = "ProcedureExecutions: background job runs and their steps"),
+        (name = "orders", description = "Commercial Transaction Records: order lookup"),
         (name = "meta", description = "this document"),
     )
 )]

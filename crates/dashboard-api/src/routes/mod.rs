@@ -3,6 +3,7 @@
 pub mod health;
 pub mod jobs;
 pub mod me;
+pub mod orders;
 
 use crate::{ApiError, Backend};
 use axum::routing::{get, post};
@@ -22,6 +23,8 @@ pub fn protected<B: Backend>() -> Router<Arc<B>> {
         .route("/api/jobs", get(jobs::list::<B>).post(jobs::start::<B>))
         .route("/api/jobs/{id}", get(jobs::detail::<B>))
         .route("/api/jobs/{id}/dispatch", post(jobs::dispatch::<B>))
+        .route("/api/orders", get(orders::list::<B>))
+        .route("/api/orders/{id}", get(orders::detail::<B>))
         .route("/api/openapi.json", get(crate::openapi::document_route))
 }
 
