@@ -119,8 +119,10 @@ start_stack() {
 
   log "starting the local stand-ins on 127.0.0.1:$standins_port"
   cargo build --quiet -p standins >&2
+  # STANDINS_ARGS: extra stand-in flags, e.g. the Shopify store's size (--shopify-orders N).
+  # shellcheck disable=SC2086
   setsid nohup "$ROOT/target/debug/standins" --port "$standins_port" --aud "$LOCAL_ACCESS_AUD" \
-    --state-dir "$ROOT/.dev/standins" </dev/null >"$state/standins.log" 2>&1 &
+    --state-dir "$ROOT/.dev/standins" ${STANDINS_ARGS:-} </dev/null >"$state/standins.log" 2>&1 &
   echo $! >"$state/standins.pid"
   wait_for_http "http://127.0.0.1:$standins_port/cdn-cgi/access/certs" 60 "$state/standins.log" "$state/standins.pid"
 
@@ -134,6 +136,9 @@ start_stack() {
   {
     echo "ACCESS_TEAM_DOMAIN=http://127.0.0.1:$standins_port"
     echo "ACCESS_AUD=$LOCAL_ACCESS_AUD"
+    # The Shopify stand-in (same process as the Access one); the token is a local dummy.
+    echo "SHOPIFY_SHOP_URL=http://127.0.0.1:$standins_port"
+    echo "SHOPIFY_ACCESS_TOKEN=shpat_local_standin_token"
     for line in "$@"; do echo "$line"; done
   } >"$state/.dev.vars"
 
