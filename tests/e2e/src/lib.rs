@@ -123,6 +123,32 @@ impl Stack {
             .await
     }
 
+    /// Fires a cron through miniflare's trigger endpoint with an explicit scheduled time.
+    pub async fn fire_cron(&self, cron: &str, time_ms: i64) {
+        let url = format!(
+            "{}/cdn-cgi/handler/scheduled?cron={}&time={time_ms}",
+            self.api,
+            cron.replace(' ', "+")
+        );
+        let response = self.http.get(url).send().await.expect("fire the cron");
+        let status = response.status().as_u16();
+        assert_eq!(status, 200, "{}", response.text().await.unwrap_or_default());
+    }
+
+    /// `POST` to a stand-in control endpoint; returns the JSON answer.
+    pub async fn standin(&self, path: &str, body: &Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.standins))
+            .json(body)
+            .send()
+            .await
+            .expect("stand-in control request");
+        let (status, _, value) = read(response).await;
+        assert_eq!(status, 200, "{path}: {value}");
+        value
+    }
+
     /// Starts a job through the API and returns its execution id.
     pub async fn start_job(&self, job_type: &str, params: Value) -> String {
         let (status, headers, body) = self
