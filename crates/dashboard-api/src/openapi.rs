@@ -106,6 +106,8 @@ pub async fn document_route() -> impl IntoResponse {
 pub mod schemas {
     use chrono::{DateTime, Utc};
     use serde::Serialize;
+    #[allow(unused_imports)] // named by the schema attributes
+    use std::collections::HashMap;
     use utoipa::{IntoParams, ToSchema};
     use uuid::Uuid;
 
@@ -152,7 +154,7 @@ pub mod schemas {
         pub status: ProbeStatus,
         pub latency_ms: f64,
         /// What was observed, or `{"error": "..."}` when down.
-        #[schema(value_type = Object)]
+        #[schema(value_type = HashMap<String, serde_json::Value>)]
         pub detail: serde_json::Value,
     }
 
@@ -193,13 +195,13 @@ pub mod schemas {
         pub principal_kind: String,
         pub principal_id: String,
         pub dedupe_key: Option<String>,
-        #[schema(value_type = Object)]
+        #[schema(value_type = HashMap<String, serde_json::Value>)]
         pub params: serde_json::Value,
         pub status: ExecutionStatus,
         pub attempts: i32,
         pub deliveries: i32,
         /// Each finished step's counters, by step name.
-        #[schema(value_type = Object)]
+        #[schema(value_type = HashMap<String, serde_json::Value>)]
         pub counters: serde_json::Value,
         pub error_code: Option<String>,
         pub error_message: Option<String>,
@@ -219,9 +221,9 @@ pub mod schemas {
         pub attempts: i32,
         /// Progress while running and totals when done, e.g. `bytes_read` / `bytes_total`,
         /// `lines`, `rows`.
-        #[schema(value_type = Object)]
+        #[schema(value_type = HashMap<String, serde_json::Value>)]
         pub counters: serde_json::Value,
-        #[schema(value_type = Option<Object>)]
+        #[schema(value_type = Option<HashMap<String, serde_json::Value>>)]
         pub output: Option<serde_json::Value>,
         pub error_code: Option<String>,
         pub error_message: Option<String>,
@@ -251,7 +253,7 @@ pub mod schemas {
         /// `PROCEDURE_EXECUTION_INITIATE` (Shopify sync; params `{"mode":"full"|"incremental"}`),
         /// `MEASUREMENT_DATASET_REFRESH`, `ICE_HEALTH_CHECK`, `SYSTEM_SELF_CHECK`, `ENGINE_DRILL`.
         pub job_type: String,
-        #[schema(value_type = Option<Object>)]
+        #[schema(value_type = Option<HashMap<String, serde_json::Value>>)]
         pub params: Option<serde_json::Value>,
     }
 
