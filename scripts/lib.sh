@@ -118,10 +118,12 @@ start_stack() {
   done
 
   log "starting the local stand-ins on 127.0.0.1:$standins_port"
-  cargo build --quiet -p standins >&2
+  # STANDINS_PROFILE=release for large generated stores (the benchmark).
+  local profile=${STANDINS_PROFILE:-debug}
+  if [ "$profile" = release ]; then cargo build --quiet --release -p standins >&2; else cargo build --quiet -p standins >&2; fi
   # STANDINS_ARGS: extra stand-in flags, e.g. the Shopify store's size (--shopify-orders N).
   # shellcheck disable=SC2086
-  setsid nohup "$ROOT/target/debug/standins" --port "$standins_port" --aud "$LOCAL_ACCESS_AUD" \
+  setsid nohup "$ROOT/target/$profile/standins" --port "$standins_port" --aud "$LOCAL_ACCESS_AUD" \
     --state-dir "$ROOT/.dev/standins" ${STANDINS_ARGS:-} </dev/null >"$state/standins.log" 2>&1 &
   echo $! >"$state/standins.pid"
   wait_for_http "http://127.0.0.1:$standins_port/cdn-cgi/access/certs" 60 "$state/standins.log" "$state/standins.pid"

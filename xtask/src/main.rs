@@ -6,7 +6,10 @@
 //! - `wasm-size [LIMIT_BYTES]` — print both Workers' gzip-compressed wasm sizes and fail
 //!   above the limit (default 3 MiB, the Workers free-plan limit);
 //! - `openapi [PATH]` — write the dashboard API's OpenAPI document (generated from the route
-//!   annotations, as `GET /api/openapi.json` serves it) to PATH, or print it.
+//!   annotations, as `GET /api/openapi.json` serves it) to PATH, or print it;
+//! - `bench sync …` — the Shopify sync benchmark (run through `scripts/bench`, see `bench.rs`).
+
+mod bench;
 
 use anyhow::{bail, Context};
 use std::io::Write;
@@ -40,7 +43,7 @@ async fn admin(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     Ok(client)
 }
 
-async fn create_db(url: &str) -> anyhow::Result<()> {
+pub(crate) async fn create_db(url: &str) -> anyhow::Result<()> {
     let name = database_name(url)?;
     let client = admin(url).await?;
     let exists = client
@@ -54,7 +57,7 @@ async fn create_db(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn drop_db(url: &str) -> anyhow::Result<()> {
+pub(crate) async fn drop_db(url: &str) -> anyhow::Result<()> {
     let name = database_name(url)?;
     admin(url)
         .await?
@@ -107,8 +110,31 @@ async fn main() -> anyhow::Result<()> {
                 None => std::io::stdout().write_all(json.as_bytes())?,
             }
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("sync") => {
+            let flag = |name: &str| {
+                args.iter()
+                    .position(|a| a == name)
+                    .and_then(|i| args.get(i + 1))
+                    .cloned()
+                    .with_context(|| format!("bench sync needs {name}"))
+            };
+            bench::run(bench::Args {
+                api: flag("--api")?,
+                standins: flag("--standins")?,
+                server: flag("--server")?,
+                stack_db: flag("--stack-db")?,
+                orders: flag("--orders")?.parse()?,
+                runs: flag("--runs").map(|r| r.parse()).unwrap_or(Ok(3))?,
+                part_bytes: flag("--part-bytes")
+                    .map(|r| r.parse())
+                    .unwrap_or(Ok(domain::sync::DEFAULT_PART_BYTES))?,
+                wasm_dir: flag("--wasm-dir")?.into(),
+                out_dir: flag("--out-dir")?.into(),
+            })
+            .await?
+        }
         _ => bail!(
-            "usage: cargo xtask migrate [URL] | create-db URL | drop-db URL | wasm-size [LIMIT_BYTES] | openapi [PATH]"
+            "usage: cargo xtask migrate [URL] | create-db URL | drop-db URL | wasm-size [LIMIT_BYTES] | openapi [PATH] | bench sync --api URL --standins URL --server URL --stack-db URL --orders N [--runs 3] [--part-bytes B] --wasm-dir DIR --out-dir DIR"
         ),
     }
     Ok(())

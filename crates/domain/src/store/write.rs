@@ -5,7 +5,7 @@
 //! full sync changes nothing. Inline children (refunds of an order, discount allocations
 //! of a line item) are replaced as a set: those no longer listed are deleted.
 
-use super::rows::ChunkRows;
+use super::rows::{ChunkRows, LineItems, Orders};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
@@ -64,7 +64,7 @@ INSERT INTO collection_membership (shop_id, collection_gid, product_gid)
 SELECT $1, u.collection_gid, u.product_gid FROM unnest($2::text[], $3::text[]) AS u(collection_gid, product_gid)
 ON CONFLICT DO NOTHING";
 
-const ORDERS: &str = "
+pub const ORDERS: &str = "
 INSERT INTO shop_order AS t (shop_id, gid, legacy_id, name, email, customer_gid, created_at, processed_at, updated_at,
                              cancelled_at, financial_status, currency_code, total_price, total_discounts, total_tax)
 SELECT $1, u.gid, u.legacy_id, u.name, u.email, u.customer_gid, u.created_at::timestamptz, u.processed_at::timestamptz,
@@ -88,7 +88,7 @@ WHERE t.updated_at <= excluded.updated_at
        excluded.updated_at, excluded.cancelled_at, excluded.financial_status, excluded.currency_code,
        excluded.total_price, excluded.total_discounts, excluded.total_tax, NULL::timestamptz)";
 
-const LINE_ITEMS: &str = "
+pub const LINE_ITEMS: &str = "
 INSERT INTO order_line_item AS t (shop_id, gid, order_gid, product_gid, variant_gid, sku, title, quantity, unit_price,
                                   discount_total, tax_total, tax_line_count)
 SELECT $1, u.gid, u.order_gid, u.product_gid, u.variant_gid, u.sku, u.title, u.quantity, u.unit_price::numeric,
@@ -229,28 +229,7 @@ pub async fn write_chunk(
     }
     let o = &rows.orders;
     if !o.gid.is_empty() {
-        let n = db
-            .execute(
-                ORDERS,
-                &[
-                    &shop_id,
-                    &o.gid,
-                    &o.legacy_id,
-                    &o.name,
-                    &o.email,
-                    &o.customer_gid,
-                    &o.created_at,
-                    &o.processed_at,
-                    &o.updated_at,
-                    &o.cancelled_at,
-                    &o.financial_status,
-                    &o.currency_code,
-                    &o.total_price,
-                    &o.total_discounts,
-                    &o.total_tax,
-                ],
-            )
-            .await?;
+        let n = write_orders(db, shop_id, o).await?;
         add(o.gid.len(), n);
         seen(db, execution_id, "order", &o.gid).await?;
         let r = &rows.refunds;
@@ -285,25 +264,7 @@ pub async fn write_chunk(
     }
     let l = &rows.line_items;
     if !l.gid.is_empty() {
-        let n = db
-            .execute(
-                LINE_ITEMS,
-                &[
-                    &shop_id,
-                    &l.gid,
-                    &l.order_gid,
-                    &l.product_gid,
-                    &l.variant_gid,
-                    &l.sku,
-                    &l.title,
-                    &l.quantity,
-                    &l.unit_price,
-                    &l.discount_total,
-                    &l.tax_total,
-                    &l.tax_line_count,
-                ],
-            )
-            .await?;
+        let n = write_line_items(db, shop_id, l).await?;
         add(l.gid.len(), n);
         let a = &rows.allocations;
         if !a.line_item_gid.is_empty() {
@@ -328,6 +289,53 @@ pub async fn write_chunk(
         add(0, n);
     }
     Ok(counts)
+}
+
+/// Upserts a chunk's orders; returns rows changed.
+pub async fn write_orders(db: &impl GenericClient, shop_id: i32, o: &Orders) -> Result<u64, DbError> {
+    db.execute(
+        ORDERS,
+        &[
+            &shop_id,
+            &o.gid,
+            &o.legacy_id,
+            &o.name,
+            &o.email,
+            &o.customer_gid,
+            &o.created_at,
+            &o.processed_at,
+            &o.updated_at,
+            &o.cancelled_at,
+            &o.financial_status,
+            &o.currency_code,
+            &o.total_price,
+            &o.total_discounts,
+            &o.total_tax,
+        ],
+    )
+    .await
+}
+
+/// Upserts a chunk's line items; returns rows changed.
+pub async fn write_line_items(db: &impl GenericClient, shop_id: i32, l: &LineItems) -> Result<u64, DbError> {
+    db.execute(
+        LINE_ITEMS,
+        &[
+            &shop_id,
+            &l.gid,
+            &l.order_gid,
+            &l.product_gid,
+            &l.variant_gid,
+            &l.sku,
+            &l.title,
+            &l.quantity,
+            &l.unit_price,
+            &l.discount_total,
+            &l.tax_total,
+            &l.tax_line_count,
+        ],
+    )
+    .await
 }
 
 async fn seen(db: &impl GenericClient, execution_id: Uuid, kind: &str, keys: &[String]) -> Result<(), DbError> {
