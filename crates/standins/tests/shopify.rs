@@ -889,6 +889,32 @@ async fn authentication_versions_and_the_shop() {
     let invalid = h.run("{ customers { edges { node { id } } } }", "").await;
     assert_eq!(invalid["userErrors"][0]["code"], "INVALID");
     assert_eq!(h.standin.counter("graphql_unauthorized"), 1);
+
+    // Control bodies are checked: a misspelt field or a future history is refused.
+    for body in [
+        json!({ "shufle": false }),
+        json!({ "start": "2030-01-01" }),
+        json!({ "timezone": "Mars/Olympus_Mons" }),
+    ] {
+        let response = h
+            .http
+            .post(format!("{}/_standin/shopify/store", h.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{body}");
+        let error = response.json::<Value>().await.unwrap();
+        assert_eq!(error["error"]["code"], "bad_request");
+    }
+    let response = h
+        .http
+        .post(format!("{}/_standin/shopify/faults", h.base))
+        .json(&json!({ "meteor_strike": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -938,4 +964,40 @@ async fn the_client_crate_runs_a_whole_export_against_the_stand_in() {
     let roots = records.iter().filter(|r| r.parent_id.is_none()).count() as u64;
     assert_eq!(roots, operation.root_object_count.unwrap());
     assert_eq!(h.truth().await.orders_objects, records.len() as u64);
+}
+
+/// `cargo test -p standins --test shopify -- --ignored --nocapture` (about 1.6 GB on disk,
+/// removed afterwards; faster with `--release`).
+#[test]
+#[ignore = "writes a 1.6 GB file"]
+fn a_million_orders_stream_to_a_file() {
+    use std::io::{BufRead, BufReader, BufWriter};
+    let dir = std::env::temp_dir().join(format!("standins-million-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("orders.jsonl");
+    let store = Store::new(spec(1_000_000, 1)).unwrap();
+    let started = Instant::now();
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).unwrap());
+    let stats = export(
+        &store,
+        ExportKind::Orders,
+        &SearchFilter::default(),
+        &mut out,
+        &ExportOptions::default(),
+    )
+    .unwrap();
+    drop(out);
+    let written = started.elapsed();
+    let truth = store.truth();
+    let size = std::fs::metadata(&path).unwrap().len();
+    let lines = BufReader::new(std::fs::File::open(&path).unwrap()).split(b'\n').count() as u64;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(stats.root_object_count, 1_000_000);
+    assert_eq!(stats.object_count, truth.orders_objects);
+    assert_eq!((lines, size), (truth.orders_objects, stats.bytes_written));
+    println!(
+        "1M orders: {lines} lines, {} MB in {written:?} ({:.0} orders/s)",
+        size / 1_000_000,
+        1e6 / written.as_secs_f64()
+    );
 }

@@ -141,7 +141,7 @@ pub(crate) const STREAM_SHUFFLE: u64 = 5;
 
 /// What store to generate. Every field has a default (see [`StoreSpec::default`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct StoreSpec {
     pub seed: u64,
     pub orders: u64,
@@ -725,7 +725,7 @@ struct OrderChange {
 
 /// `POST /_standin/shopify/mutate`: how many orders to touch in each way.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MutationSpec {
     /// Orders edited (one more unit on a line: totals, tax and discounts change).
     pub orders: u32,

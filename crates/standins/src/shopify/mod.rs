@@ -56,7 +56,7 @@ pub struct Settings {
     /// Polls that answer `RUNNING` before an operation whose file is written may end.
     pub running_polls: u32,
     pub url_validity_seconds: i64,
-    /// The cost bucket's size and refill rate (points per second); setting either refills it.
+    /// The cost bucket's size and refill rate (points per second); changing either refills it.
     pub maximum_available: f64,
     pub restore_rate: f64,
 }
@@ -168,9 +168,13 @@ impl ShopifyStandin {
         lock(&self.settings).clone()
     }
 
+    /// Replaces the settings; a new bucket size or rate starts a full bucket.
     pub fn set_settings(&self, settings: Settings) {
-        *lock(&self.bucket) = LeakyBucket::new(settings.maximum_available, settings.restore_rate);
-        *lock(&self.settings) = settings;
+        let mut current = lock(&self.settings);
+        if (current.maximum_available, current.restore_rate) != (settings.maximum_available, settings.restore_rate) {
+            *lock(&self.bucket) = LeakyBucket::new(settings.maximum_available, settings.restore_rate);
+        }
+        *current = settings;
     }
 
     /// Arms a fault (0 disarms).
