@@ -129,11 +129,12 @@ start_stack() {
   wait_for_http "http://127.0.0.1:$standins_port/cdn-cgi/access/certs" 60 "$state/standins.log" "$state/standins.pid"
 
   # Each stack runs from its own copies of the two configs so that its .dev.vars (read
-  # next to each config, for both Workers) holds this stack's settings. Only `main` is
-  # rewritten, to stay relative to the repository.
+  # next to each config, for both Workers) holds this stack's settings. Only `main` and the
+  # SPA's assets `directory` are rewritten, to stay relative to the repository.
   local cfg
   for cfg in dashboard ingest; do
-    sed -e 's#^main = "crates/#main = "../../crates/#' "$ROOT/wrangler.$cfg.toml" >"$state/wrangler.$cfg.toml"
+    sed -e 's#^main = "crates/#main = "../../crates/#' -e 's#^directory = "client/#directory = "../../client/#' \
+      "$ROOT/wrangler.$cfg.toml" >"$state/wrangler.$cfg.toml"
   done
   {
     echo "ACCESS_TEAM_DOMAIN=http://127.0.0.1:$standins_port"
@@ -143,6 +144,9 @@ start_stack() {
     echo "SHOPIFY_ACCESS_TOKEN=shpat_local_standin_token"
     for line in "$@"; do echo "$line"; done
   } >"$state/.dev.vars"
+
+  # The dashboard Worker serves the SPA from client/dist; build it if no one has.
+  [ -f "$ROOT/client/dist/index.html" ] || build_client
 
   log "starting both Workers under wrangler dev on 127.0.0.1:$api_port"
   # `cd` on its own line: `$!` must be setsid's pid (the new process group), not a subshell's.
@@ -167,4 +171,69 @@ stop_stack() {
     kill -KILL -- "-$pid" 2>/dev/null || true
     rm -f "$f"
   done
+}
+
+# ---- The analysts' SPA (client/) -------------------------------------------------------
+
+# npm packages of client/ from its lockfile, when absent or older than the lockfile.
+ensure_client_tools() {
+  local stamp="$ROOT/client/node_modules/.package-lock.stamp"
+  if [ ! -f "$stamp" ] || [ "$ROOT/client/package-lock.json" -nt "$stamp" ]; then
+    log "installing the SPA's npm packages from client/package-lock.json"
+    (cd "$ROOT/client" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    touch "$stamp"
+  fi
+}
+
+# Builds the SPA into client/dist (served by the dashboard Worker as static assets) and
+# prints the first page's gzip JS size, failing above the 300 KiB budget.
+build_client() {
+  ensure_client_tools
+  log "building the SPA (client/dist)"
+  (cd "$ROOT/client" && npm run --silent build >&2)
+  log "first-page JS size (gzip of what index.html loads initially)"
+  node "$ROOT/client/scripts/bundle-size.mjs" 300
+}
+
+# Fails when client/openapi.json or the TypeScript generated from it (client/src/api/
+# schema.d.ts) differs from what the Rust routes produce now. Fix: cd client && npm run gen:api
+check_api_types() {
+  ensure_client_tools
+  log "checking the OpenAPI document and the SPA's generated API types for drift"
+  local tmp; tmp=$(mktemp -d)
+  cargo xtask openapi "$tmp/openapi.json"
+  (cd "$ROOT/client" && node_modules/.bin/openapi-typescript "$tmp/openapi.json" -o "$tmp/schema.d.ts" >/dev/null 2>&1) ||
+    { rm -rf "$tmp"; die "openapi-typescript failed on the generated document"; }
+  local drift=0
+  diff -u "$ROOT/client/openapi.json" "$tmp/openapi.json" >&2 || drift=1
+  diff -u "$ROOT/client/src/api/schema.d.ts" "$tmp/schema.d.ts" >&2 || drift=1
+  rm -rf "$tmp"
+  [ "$drift" = 0 ] || die "the API types drifted from the Rust routes: run (cd client && npm run gen:api) and commit"
+}
+
+# Headless Chromium from Debian's package (no browser download); sets CHROMIUM_PATH.
+ensure_chromium() {
+  local bin
+  bin=$(command -v chromium || command -v chromium-browser || true)
+  if [ -z "$bin" ]; then
+    [ "$(id -u)" = 0 ] || die "the browser tests need Chromium: apt-get install -y chromium (as root)"
+    log "installing Chromium (Debian package) for the browser tests"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+    bin=$(command -v chromium) || die "chromium did not install"
+  fi
+  export CHROMIUM_PATH="$bin"
+}
+
+# Browser tests (client/e2e, node's test runner + playwright-core) against a running stack.
+run_browser_tests() {
+  local app_url=$1 standins_url=$2
+  ensure_client_tools
+  ensure_chromium
+  log "browser tests (headless Chromium) against $app_url; screenshots in .dev/artifacts/screenshots"
+  mkdir -p "$ROOT/.dev/artifacts/screenshots"
+  (cd "$ROOT/client" &&
+    E2E_APP_URL="$app_url" E2E_STANDINS_URL="$standins_url" \
+    SCREENSHOT_DIR="$ROOT/.dev/artifacts/screenshots" \
+      node --test --test-concurrency=1 --test-reporter=spec e2e/)
 }
