@@ -28,3 +28,25 @@ describe("progressOf", () => {
     expect(percent(0, 0)).toBe(0);
   });
 });
+
+describe("groupsOf", () => {
+  it("shows nested per-resource counters as their own groups", async () => {
+    const { groupsOf } = await import("./progress");
+    const groups = groupsOf({
+      bytes_read: 10,
+      orders: { phase: "downloading", partial: false, bytes_read: 5, bytes_total: 20, lines: 3 },
+      exports: { orders: { mode: "full" } },
+    });
+    expect(groups).toEqual([
+      {
+        name: "orders",
+        bars: [{ key: "bytes_read", label: "bytes", done: 5, total: 20 }],
+        figures: [{ key: "lines", value: 3 }],
+        notes: [
+          ["phase", "downloading"],
+          ["partial", "false"],
+        ],
+      },
+    ]);
+  });
+});

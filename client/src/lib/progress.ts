@@ -4,6 +4,8 @@
 
 export type Bar = { key: string; label: string; done: number; total: number };
 export type Figure = { key: string; value: number };
+/** A nested counters object (e.g. one resource's progress inside a sync step). */
+export type Group = { name: string; bars: Bar[]; figures: Figure[]; notes: [string, string][] };
 
 const DONE_SUFFIXES = ["_read", "_done", "_processed", "_written", "_upserted", ""];
 
@@ -33,4 +35,20 @@ export function progressOf(counters: unknown): { bars: Bar[]; figures: Figure[] 
 export function percent(done: number, total: number): number {
   if (total <= 0) return done > 0 ? 100 : 0;
   return Math.max(0, Math.min(100, (done / total) * 100));
+}
+
+/** Nested objects of the counters that carry numbers, each as its own bars and figures. */
+export function groupsOf(counters: unknown): Group[] {
+  if (!counters || typeof counters !== "object" || Array.isArray(counters)) return [];
+  const groups: Group[] = [];
+  for (const [name, value] of Object.entries(counters as Record<string, unknown>)) {
+    if (!value || typeof value !== "object" || Array.isArray(value)) continue;
+    const { bars, figures } = progressOf(value);
+    if (bars.length === 0 && figures.length === 0) continue;
+    const notes = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => typeof v === "string" || typeof v === "boolean")
+      .map(([k, v]) => [k, String(v)] as [string, string]);
+    groups.push({ name, bars, figures, notes });
+  }
+  return groups;
 }

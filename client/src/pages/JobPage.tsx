@@ -7,7 +7,7 @@ import { api, call, type StepExecution } from "../api/client";
 import { jobQuery, TERMINAL } from "../api/queries";
 import { Button, Card, Empty, ErrorPanel, Loading, PageHeader, ProgressBar, StatusBadge } from "../components/ui";
 import { formatCounter, formatDateTime, formatDuration, humanize, jobTypeLabel } from "../lib/format";
-import { progressOf } from "../lib/progress";
+import { groupsOf, progressOf, type Bar, type Figure } from "../lib/progress";
 
 const route = getRouteApi("/jobs/$id");
 
@@ -22,8 +22,36 @@ function useNow(live: boolean): number {
   return now;
 }
 
+function Bars({ bars }: { bars: Bar[] }) {
+  return bars.map((b) => (
+    <ProgressBar
+      key={b.key}
+      label={humanize(b.label)}
+      done={b.done}
+      total={b.total}
+      valueText={`${formatCounter(b.key, b.done)} of ${formatCounter(b.key, b.total)}`}
+    />
+  ));
+}
+
+function Figures({ figures, scope }: { figures: Figure[]; scope?: string }) {
+  return (
+    <dl className="flex flex-wrap gap-x-6 gap-y-1 text-sm">
+      {figures.map((f) => (
+        <div key={f.key} className="flex gap-1.5">
+          <dt className="text-slate-500">{humanize(f.key)}</dt>
+          <dd className="font-medium tabular-nums" data-counter={scope ? `${scope}.${f.key}` : f.key}>
+            {formatCounter(f.key, f.value)}
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
 function Step({ step, now }: { step: StepExecution; now: number }) {
   const { bars, figures } = progressOf(step.counters);
+  const groups = groupsOf(step.counters);
   const running = step.status === "running";
   return (
     <li className="rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200" data-testid="step" data-step={step.name}>
@@ -42,29 +70,34 @@ function Step({ step, now }: { step: StepExecution; now: number }) {
       </div>
       {(bars.length > 0 || running) && (
         <div className="mt-3 space-y-2">
-          {bars.map((b) => (
-            <ProgressBar
-              key={b.key}
-              label={humanize(b.label)}
-              done={b.done}
-              total={b.total}
-              valueText={`${formatCounter(b.key, b.done)} of ${formatCounter(b.key, b.total)}`}
-            />
-          ))}
+          <Bars bars={bars} />
           {bars.length === 0 && running && <ProgressBar label="working" done={0} total={null} valueText="in progress" />}
         </div>
       )}
       {figures.length > 0 && (
-        <dl className="mt-3 flex flex-wrap gap-x-6 gap-y-1 text-sm">
-          {figures.map((f) => (
-            <div key={f.key} className="flex gap-1.5">
-              <dt className="text-slate-500">{humanize(f.key)}</dt>
-              <dd className="font-medium tabular-nums" data-counter={f.key}>
-                {formatCounter(f.key, f.value)}
-              </dd>
+        <div className="mt-3">
+          <Figures figures={figures} />
+        </div>
+      )}
+      {groups.length > 0 && (
+        <div className="mt-3 grid gap-3 md:grid-cols-2">
+          {groups.map((g) => (
+            <div key={g.name} className="rounded-md bg-slate-50 p-3" data-testid="counter-group">
+              <p className="mb-2 text-sm font-medium text-slate-800">
+                {humanize(g.name)}
+                {g.notes.map(([k, v]) => (
+                  <span key={k} className="ml-2 text-xs font-normal text-slate-500">
+                    {humanize(k)}: {v}
+                  </span>
+                ))}
+              </p>
+              <div className="space-y-2">
+                <Bars bars={g.bars} />
+                <Figures figures={g.figures} scope={g.name} />
+              </div>
             </div>
           ))}
-        </dl>
+        </div>
       )}
       {step.error_code && (
         <p className="mt-3 rounded bg-red-50 p-2 text-sm text-red-800">
