@@ -177,15 +177,18 @@ async fn every_fault_ends_in_the_same_state_as_a_clean_run() {
         ),
     ];
     for (name, faults) in cases {
+        let before = armed(s).await;
         arm(s, faults.clone()).await;
         let body = run_sync(s, json!({ "mode": "full" })).await;
         assert_eq!(status_of(&body), "succeeded", "{name}: {body:#}");
-        let left = armed(s).await;
-        for (fault, _) in faults.as_object().unwrap() {
+        let after = armed(s).await;
+        for (fault, times) in faults.as_object().unwrap() {
+            assert_eq!(after["armed"][fault], 0, "{name}: {fault} not used up: {after:#}");
+            let fired = after["fired"][fault].as_u64().unwrap() - before["fired"][fault].as_u64().unwrap();
             assert_eq!(
-                left[fault].as_u64(),
-                Some(0),
-                "{name}: fault {fault} did not fire: {left:#}"
+                Some(fired),
+                times.as_u64(),
+                "{name}: {fault} fired {fired} times: {after:#}"
             );
         }
         assert_matches_truth(s, &truth).await;
