@@ -630,9 +630,13 @@ impl<T: Transport> ShopifySync<T> {
         Ok(PartResult::Later(0))
     }
 
-    /// Test stacks only (`SHOPIFY_SYNC_FAULTS=1`): `params.fault.kill_connection_at_part`
-    /// kills this run's own Postgres connection in the middle of that part's transaction,
-    /// once, as a crash mid-upsert would.
+    /// Test stacks only (`SHOPIFY_SYNC_FAULTS=1`): a crash in the middle of a part's
+    /// transaction, once per (execution, resource, part). `params.fault` names the part:
+    /// `kill_connection_at_part` kills this run's own Postgres connection (native runs;
+    /// under `wrangler dev` the local Hyperdrive proxy does not survive a server-side
+    /// reset), `crash_worker_at_part` aborts the Worker itself (a Rust panic: the
+    /// invocation dies, its socket closes, Postgres rolls the transaction back, the runtime
+    /// redelivers the message once the lease has run out).
     async fn maybe_fault<B: Bindings>(
         &self,
         cx: &StepContext<'_, B>,
@@ -641,8 +645,10 @@ impl<T: Transport> ShopifySync<T> {
     ) -> Result<(), StepError> {
         let Ok(settings) = self.settings() else { return Ok(()) };
         let fault = &cx.execution.params["fault"];
+        let kill_connection = fault["kill_connection_at_part"].as_u64() == Some(part);
+        let crash_worker = fault["crash_worker_at_part"].as_u64() == Some(part);
         if !settings.faults_enabled
-            || fault["kill_connection_at_part"].as_u64() != Some(part)
+            || !(kill_connection || crash_worker)
             || fault["resource"].as_str().unwrap_or("orders") != run.resource
         {
             return Ok(());
@@ -655,6 +661,13 @@ impl<T: Transport> ShopifySync<T> {
         kv.put(&key, "fired", 3600)
             .await
             .map_err(|e| StepError::new("fault_injection", e.to_string()))?;
+        if crash_worker {
+            tracing::warn!(resource = %run.resource, part, "fault injection: aborting the Worker mid-upsert");
+            panic!(
+                "fault injection: the ingest Worker crashes in the middle of part {part} of {}",
+                run.resource
+            );
+        }
         tracing::warn!(resource = %run.resource, part, "fault injection: killing this Postgres connection mid-upsert");
         cx.db
             .batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")
