@@ -79,6 +79,9 @@ describe("the dashboard SPA", () => {
       assert.match(row, /\bok\b/, `${system} is ok: ${row}`);
       assert.match(row, /\d+(\.\d)? ms/, `${system} has a latency: ${row}`);
     }
+    // A second check adds a point; the latency chart (its own lazily loaded chunk) draws.
+    await page.getByRole("button", { name: "Check now" }).click();
+    await page.getByRole("img", { name: /Latency of each system/ }).locator("svg").first().waitFor();
     await shot(page, "02-health");
   });
 
@@ -122,8 +125,12 @@ describe("the dashboard SPA", () => {
     const steps = page.getByTestId("step");
     assert.ok((await steps.count()) >= 2, "the sync records its steps");
     for (const text of await steps.allInnerTexts()) assert.match(text, /succeeded/, text);
-    // Finished steps keep their counters (rows, lines, bytes…) on the page.
+    // Finished steps keep their counters (rows, lines, bytes…) on the page; the download's
+    // progress bar (bytes read of the export's size) ends full.
     assert.ok((await page.locator("[data-counter]").count()) > 0, "some step shows its counters");
+    const download = page.getByTestId("step").filter({ hasText: "download" });
+    assert.equal(await download.getByRole("progressbar", { name: "bytes" }).first().getAttribute("aria-valuenow"), "100");
+    assert.match(await download.locator('[data-counter="lines"]').innerText(), /^[1-9][\d,.\s]*$/);
 
     await page.getByRole("link", { name: "← Jobs" }).click();
     await page.getByTestId("job-row").first().waitFor();

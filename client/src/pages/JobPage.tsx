@@ -49,7 +49,7 @@ function Figures({ figures, scope }: { figures: Figure[]; scope?: string }) {
   );
 }
 
-function Step({ step, now }: { step: StepExecution; now: number }) {
+function Step({ step, position, now }: { step: StepExecution; position: number; now: number }) {
   const { bars, figures } = progressOf(step.counters);
   const groups = groupsOf(step.counters);
   const running = step.status === "running";
@@ -57,7 +57,7 @@ function Step({ step, now }: { step: StepExecution; now: number }) {
     <li className="rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200" data-testid="step" data-step={step.name}>
       <div className="flex flex-wrap items-center justify-between gap-2">
         <h3 className="font-medium text-slate-900">
-          <span className="mr-2 text-slate-400 tabular-nums">{step.ordinal}.</span>
+          <span className="mr-2 text-slate-400 tabular-nums">{position}.</span>
           {humanize(step.name)}
         </h3>
         <div className="flex items-center gap-3 text-sm text-slate-600">
@@ -180,8 +180,8 @@ export default function JobPage() {
         </Empty>
       ) : (
         <ol className="space-y-3">
-          {steps.map((s) => (
-            <Step key={s.ordinal} step={s} now={now} />
+          {steps.map((s, i) => (
+            <Step key={s.ordinal} step={s} position={i + 1} now={now} />
           ))}
         </ol>
       )}
