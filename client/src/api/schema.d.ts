@@ -284,12 +284,16 @@ export interface components {
             next_cursor?: string | null;
         };
         OrderSummary: {
+            /** @description Shopify's numeric id (the GID's last segment), used in `/api/orders/{id}`. */
             id: string;
             gid: string;
             name: string;
             email?: string | null;
+            /** Format: date-time */
             created_at: string;
+            /** Format: date-time */
             processed_at: string;
+            /** Format: date-time */
             cancelled_at?: string | null;
             financial_status?: string | null;
             currency: string;
@@ -331,6 +335,7 @@ export interface components {
         ProbeStatus: "ok" | "down";
         Refund: {
             gid: string;
+            /** Format: date-time */
             created_at: string;
             lines: components["schemas"]["RefundLine"][];
         };

@@ -9,10 +9,9 @@ use axum::Json;
 use chrono::NaiveDate;
 use domain::store::orders::{self, Cursor, OrderQuery};
 use domain::store::primary_shop;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -125,71 +124,6 @@ pub struct OrderListQuery {
     cursor: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct OrderSummary {
-    pub id: String,
-    pub gid: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub created_at: String,
-    pub processed_at: String,
-    pub cancelled_at: Option<String>,
-    pub financial_status: Option<String>,
-    pub currency: String,
-    pub total_price: String,
-    pub total_discounts: String,
-    pub total_tax: String,
-    pub line_items: i64,
-    pub refunded: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OrderPage {
-    pub orders: Vec<OrderSummary>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Discount {
-    pub amount: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OrderLine {
-    pub gid: String,
-    pub title: String,
-    pub sku: Option<String>,
-    pub quantity: i32,
-    pub unit_price: String,
-    pub discount: String,
-    pub tax: String,
-    pub product_gid: Option<String>,
-    pub variant_gid: Option<String>,
-    pub discounts: Vec<Discount>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RefundLine {
-    pub gid: String,
-    pub line_item_gid: String,
-    pub quantity: i32,
-    pub subtotal: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Refund {
-    pub gid: String,
-    pub created_at: String,
-    pub lines: Vec<RefundLine>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OrderDetail {
-    pub order: OrderSummary,
-    pub lines: Vec<OrderLine>,
-    pub refunds: Vec<Refund>,
-}
-
 /// Orders matching one query, newest processed first.
 #[utoipa::path(
     get,
@@ -198,7 +132,7 @@ pub struct OrderDetail {
     params(OrderListQuery),
     security(("access_assertion" = []), ("access_cookie" = [])),
     responses(
-        (status = 200, description = "a page of orders", body = OrderPage),
+        (status = 200, description = "a page of orders", body = orders::OrderPage),
         (status = 400, description = "a malformed, unknown or out-of-range parameter", body = ErrorBody),
         (status = 401, description = "no valid Access token", body = ErrorBody),
     )
@@ -236,7 +170,7 @@ pub async fn list<B: Backend>(
     params(("id" = String, Path, description = "Shopify's numeric order id (the GID's last segment)")),
     security(("access_assertion" = []), ("access_cookie" = [])),
     responses(
-        (status = 200, description = "the order", body = OrderDetail),
+        (status = 200, description = "the order", body = orders::OrderDetail),
         (status = 400, description = "the id is not a number", body = ErrorBody),
         (status = 401, description = "no valid Access token", body = ErrorBody),
         (status = 404, description = "no such order", body = ErrorBody),

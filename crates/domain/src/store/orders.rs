@@ -41,6 +41,7 @@ impl Cursor {
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderSummary {
     /// Shopify's numeric id (the GID's last segment), used in `/api/orders/{id}`.
     pub id: String,
@@ -60,17 +61,20 @@ pub struct OrderSummary {
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderPage {
     pub orders: Vec<OrderSummary>,
     pub next_cursor: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Discount {
     pub amount: String,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderLine {
     pub gid: String,
     pub title: String,
@@ -85,6 +89,7 @@ pub struct OrderLine {
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefundLine {
     pub gid: String,
     pub line_item_gid: String,
@@ -93,6 +98,7 @@ pub struct RefundLine {
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refund {
     pub gid: String,
     pub created_at: DateTime<Utc>,
@@ -100,6 +106,7 @@ pub struct Refund {
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderDetail {
     pub order: OrderSummary,
     pub lines: Vec<OrderLine>,
