@@ -9,7 +9,8 @@ const api = process.env.API_URL ?? "http://127.0.0.1:8787";
 
 export default defineConfig({
   plugins: [react(), tailwindcss()],
-  server: { proxy: { "/api": { target: api, changeOrigin: false } } },
+  // 127.0.0.1 (not localhost): the Access cookie is set for that host by the stand-in.
+  server: { host: "127.0.0.1", port: 5173, proxy: { "/api": { target: api, changeOrigin: false } } },
   build: {
     target: "es2022",
     sourcemap: false,
