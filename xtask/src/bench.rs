@@ -423,13 +423,11 @@ fn wasm_parse(args: &Args, file: &Path) -> anyhow::Result<Value> {
     Ok(serde_json::from_slice(&output.stdout)?)
 }
 
-const STORE_TABLES: &str = "product, product_variant, collection, collection_membership, shop_order, order_line_item,
-    discount_allocation, refund, refund_line_item, shopify_sync_watermark, shopify_bulk_run, shopify_sync_seen";
-
 /// A full sync by the wasm Worker: (step seconds, rows written, peak wasm memory bytes).
 async fn wrangler_sync(args: &Args, http: &reqwest::Client, token: &str) -> anyhow::Result<(f64, u64, u64, Value)> {
     let db = connect(&args.stack_db).await?;
-    db.batch_execute(&format!("TRUNCATE {STORE_TABLES}")).await?;
+    db.batch_execute(&format!("TRUNCATE {} CASCADE", domain::store::STORE_TABLES))
+        .await?;
     let response = http
         .post(format!("{}/api/jobs", args.api))
         .header("cf-access-jwt-assertion", token)

@@ -20,7 +20,14 @@ async fn turn() -> MutexGuard<'static, ()> {
     TURN.lock().await
 }
 
+/// A new store in the stand-in and a new shop in Postgres (the stand-in reuses its GIDs
+/// across stores, which no real shop does).
 async fn reset_store(s: &Stack, seed: u64) -> Value {
+    s.db()
+        .await
+        .batch_execute(&format!("TRUNCATE {} CASCADE", domain::store::STORE_TABLES))
+        .await
+        .unwrap();
     s.standin(
         "/_standin/shopify/store",
         &json!({ "seed": seed, "orders": ORDERS, "products": 120, "months": 18, "shuffle": true }),
@@ -96,7 +103,8 @@ async fn the_daily_cron_lands_the_store_then_a_second_full_sync_changes_nothing_
     let truth = reset_store(s, 101).await;
 
     // The daily cron starts the sync (once per scheduled time).
-    let time_ms = 1_950_000_000_000 + (uuid::Uuid::new_v4().as_u128() % 100_000) as i64 * 86_400_000;
+    let time_ms = 1_900_000_000_000 + (uuid::Uuid::new_v4().as_u128() % 1_000_000) as i64 * 60_000;
+    let time_ms = time_ms - time_ms % 60_000;
     s.fire_cron("0 6 * * *", time_ms).await;
     s.fire_cron("0 6 * * *", time_ms).await;
     let db = s.db().await;
@@ -256,7 +264,11 @@ async fn a_dropped_line_fails_the_execution_at_reconcile() {
     let message = body["execution"]["error_message"].as_str().unwrap();
     assert!(message.contains("lines were parsed"), "{message}");
     assert_eq!(step(&body, "reconcile")["status"], "failed");
-    assert_eq!(step(&body, "archive")["status"], Value::Null, "archive never ran");
+    let steps = body["steps"].as_array().unwrap();
+    assert!(
+        !steps.iter().any(|s| s["name"] == "archive"),
+        "archive never ran: {body:#}"
+    );
 }
 
 #[tokio::test]

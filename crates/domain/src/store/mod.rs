@@ -14,6 +14,12 @@ use uuid::Uuid;
 
 pub type DbError = tokio_postgres::Error;
 
+/// Every table holding synced store data and sync state, for tools that start a shop over
+/// (the benchmark, end-to-end tests): `TRUNCATE {STORE_TABLES}`.
+pub const STORE_TABLES: &str = "shop, product, product_variant, collection, collection_membership, shop_order, \
+    order_line_item, discount_allocation, refund, refund_line_item, shopify_sync_watermark, shopify_bulk_run, \
+    shopify_sync_seen";
+
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Shop {
     pub id: i32,
