@@ -54,6 +54,9 @@ pub struct SyncSettings {
 
 pub const DEFAULT_PART_BYTES: u64 = 8 * 1024 * 1024;
 
+/// A downloaded part is parsed this much at a time.
+const FEED_BYTES: usize = 256 * 1024;
+
 impl SyncSettings {
     /// From the Worker's variables: `SHOPIFY_SHOP_URL`, `SHOPIFY_ACCESS_TOKEN` (a secret),
     /// optional `SHOPIFY_API_VERSION`, `SHOPIFY_SYNC_PART_BYTES`, `SHOPIFY_SYNC_PARTS_PER_MESSAGE`,
@@ -432,7 +435,7 @@ impl<T: Transport> ShopifySync<T> {
         let start = part * part_bytes;
         let url = run.url.clone().unwrap_or_default();
         let file_size = run.file_size.and_then(|s| u64::try_from(s).ok());
-        let body = if file_size.is_some_and(|size| start >= size) {
+        let mut body = if file_size.is_some_and(|size| start >= size) {
             Vec::new()
         } else {
             let response = self
@@ -460,33 +463,46 @@ impl<T: Transport> ShopifySync<T> {
                 }
             }
         };
+        let body_len = body.len() as i64;
         let last = (body.len() as u64) < part_bytes || file_size.is_some_and(|size| start + body.len() as u64 >= size);
 
-        // The unfinished line of the previous part comes first.
+        // The unfinished line of the previous part comes first. The part is fed in small
+        // slices and each slice's records become rows at once, so parsed JSON never piles up:
+        // memory stays at about the part plus its rows, whatever the file's size.
         let base = start - run.carry.len() as u64;
-        let mut data = run.carry.clone();
-        data.extend_from_slice(&body);
         let mut reader = JsonlReader::starting_at(base, u64::try_from(run.lines).unwrap_or(0));
         let bad_line =
             |e: shopify::jsonl::JsonlError| StepError::fatal("bad_jsonl", format!("{} export, {e}", run.resource));
-        let mut records: Vec<BulkRecord> = reader.feed(&data).map_err(bad_line)?;
-        let carry: Vec<u8> = if last {
-            records.extend(reader.finish().map_err(bad_line)?);
-            Vec::new()
-        } else {
-            let consumed = records.last().map_or(base, |r| r.end_offset);
-            data[usize::try_from(consumed - base).unwrap_or(0)..].to_vec()
-        };
-        drop(data);
         let mut rows = ChunkRows::default();
-        let mut root_lines = 0_i64;
-        for record in &records {
-            rows.add(record)
-                .map_err(|e| StepError::fatal("bad_record", format!("{} export: {e}", run.resource)))?;
-            root_lines += i64::from(record.parent_id.is_none());
+        let (mut root_lines, mut chunk_lines, mut consumed) = (0_i64, 0_i64, base);
+        let mut take = |records: Vec<BulkRecord>| -> Result<(), StepError> {
+            for record in &records {
+                rows.add(record)
+                    .map_err(|e| StepError::fatal("bad_record", format!("{} export: {e}", run.resource)))?;
+                root_lines += i64::from(record.parent_id.is_none());
+                chunk_lines += 1;
+                consumed = record.end_offset;
+            }
+            Ok(())
+        };
+        for slice in run.carry.chunks(FEED_BYTES).chain(body.chunks(FEED_BYTES)) {
+            take(reader.feed(slice).map_err(bad_line)?)?;
         }
-        let chunk_lines = records.len() as i64;
-        drop(records);
+        if last {
+            take(reader.finish().map_err(bad_line)?.into_iter().collect())?;
+        } else {
+            drop(reader);
+        }
+        let carry: Vec<u8> = if last {
+            Vec::new()
+        } else if consumed >= start {
+            body[usize::try_from(consumed - start).unwrap_or(0)..].to_vec()
+        } else {
+            // No line ended in this part (a line longer than a part): carry all of it.
+            let mut all = run.carry.clone();
+            all.extend_from_slice(&body);
+            all
+        };
 
         // The raw part goes to the archive before the checkpoint that counts it.
         let mut archive_parts = run.archive_parts.clone();
@@ -497,7 +513,7 @@ impl<T: Transport> ShopifySync<T> {
                 let etag = cx
                     .bindings
                     .objects()
-                    .upload_part(key, upload, number, body.clone())
+                    .upload_part(key, upload, number, std::mem::take(&mut body))
                     .await
                     .map_err(|e| StepError::new("archive_failed", e.to_string()))?;
                 let mut list: Vec<Value> = archive_parts
@@ -512,6 +528,7 @@ impl<T: Transport> ShopifySync<T> {
             }
         }
 
+        drop(body);
         let mut lines_by_type = run.lines_by_type.as_object().cloned().unwrap_or_default();
         for (typename, n) in &rows.lines_by_type {
             let before = lines_by_type.get(typename).and_then(Value::as_u64).unwrap_or(0);
@@ -539,7 +556,7 @@ impl<T: Transport> ShopifySync<T> {
             lines_by_type: lines_by_type.clone(),
             rows_written: run.rows_written + written.rows_written as i64,
             rows_changed: run.rows_changed + written.rows_changed as i64,
-            bytes_read: run.bytes_read + body.len() as i64,
+            bytes_read: run.bytes_read + body_len,
             phase: if downloaded {
                 "downloaded".into()
             } else {
