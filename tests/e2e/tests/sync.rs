@@ -213,8 +213,9 @@ async fn every_fault_ends_in_the_same_state_as_a_clean_run() {
         assert_matches_truth(s, &truth).await;
     }
 
-    // A crash mid-upsert: the ingest Worker aborts inside the second part's transaction;
-    // Postgres rolls it back, the message comes back and the run resumes from its checkpoint:
+    // A crash mid-upsert: the ingest Worker loses its Postgres connection inside the second
+    // part's transaction, committing nothing more; Postgres rolls the part back, the message
+    // comes back after the lease runs out and the run resumes from its checkpoint:
     // exactly that one part is downloaded again (compared with a clean run's downloads).
     let clean = downloads(s).await;
     assert_succeeded(&run_sync(s, json!({ "mode": "full" })).await);
@@ -222,7 +223,7 @@ async fn every_fault_ends_in_the_same_state_as_a_clean_run() {
     let before = downloads(s).await;
     let body = run_sync(
         s,
-        json!({ "mode": "full", "fault": { "crash_worker_at_part": 1, "resource": "orders" } }),
+        json!({ "mode": "full", "fault": { "drop_connection_at_part": 1, "resource": "orders" } }),
     )
     .await;
     assert_succeeded(&body);

@@ -54,6 +54,9 @@ pub struct SyncSettings {
 
 pub const DEFAULT_PART_BYTES: u64 = 8 * 1024 * 1024;
 
+/// The step error of an injected lost connection (its transaction is left open, never committed).
+const CONNECTION_LOST: &str = "connection_lost";
+
 /// A downloaded part is parsed this much at a time.
 const FEED_BYTES: usize = 256 * 1024;
 
@@ -545,7 +548,9 @@ impl<T: Transport> ShopifySync<T> {
             }
         };
         if let Err(e) = self.maybe_fault(cx, run, part).await {
-            rollback(cx.db).await;
+            if e.code != CONNECTION_LOST {
+                rollback(cx.db).await;
+            }
             return Err(e);
         }
         let downloaded = last && !run.partial;
@@ -649,11 +654,15 @@ impl<T: Transport> ShopifySync<T> {
 
     /// Test stacks only (`SHOPIFY_SYNC_FAULTS=1`): a crash in the middle of a part's
     /// transaction, once per (execution, resource, part). `params.fault` names the part:
-    /// `kill_connection_at_part` kills this run's own Postgres connection (native runs;
-    /// under `wrangler dev` the local Hyperdrive proxy does not survive a server-side
-    /// reset), `crash_worker_at_part` aborts the Worker itself (a Rust panic: the
-    /// invocation dies, its socket closes, Postgres rolls the transaction back, the runtime
-    /// redelivers the message once the lease has run out).
+    /// - `kill_connection_at_part`: Postgres kills this run's connection
+    ///   (`pg_terminate_backend`; native runs only — under `wrangler dev` the local
+    ///   Hyperdrive proxy does not survive a server-side reset);
+    /// - `drop_connection_at_part`: the Worker loses its connection as a dying Worker does:
+    ///   nothing more is committed (the open transaction is never committed; the engine's
+    ///   own bookkeeping lands in it and is lost too), the queue handler closes the socket,
+    ///   Postgres rolls back, and the message comes back once the lease has run out.
+    ///   (A Rust panic would be the literal crash, but under `wrangler dev` a panicking queue
+    ///   consumer never settles its batch and the local queue stalls.)
     async fn maybe_fault<B: Bindings>(
         &self,
         cx: &StepContext<'_, B>,
@@ -663,9 +672,9 @@ impl<T: Transport> ShopifySync<T> {
         let Ok(settings) = self.settings() else { return Ok(()) };
         let fault = &cx.execution.params["fault"];
         let kill_connection = fault["kill_connection_at_part"].as_u64() == Some(part);
-        let crash_worker = fault["crash_worker_at_part"].as_u64() == Some(part);
+        let drop_connection = fault["drop_connection_at_part"].as_u64() == Some(part);
         if !settings.faults_enabled
-            || !(kill_connection || crash_worker)
+            || !(kill_connection || drop_connection)
             || fault["resource"].as_str().unwrap_or("orders") != run.resource
         {
             return Ok(());
@@ -678,12 +687,12 @@ impl<T: Transport> ShopifySync<T> {
         kv.put(&key, "fired", 3600)
             .await
             .map_err(|e| StepError::new("fault_injection", e.to_string()))?;
-        if crash_worker {
-            tracing::warn!(resource = %run.resource, part, "fault injection: aborting the Worker mid-upsert");
-            panic!(
-                "fault injection: the ingest Worker crashes in the middle of part {part} of {}",
-                run.resource
-            );
+        if drop_connection {
+            tracing::warn!(resource = %run.resource, part, "fault injection: the connection is lost mid-upsert");
+            return Err(StepError::new(
+                CONNECTION_LOST,
+                "fault injection: the connection was lost mid-upsert",
+            ));
         }
         tracing::warn!(resource = %run.resource, part, "fault injection: killing this Postgres connection mid-upsert");
         cx.db
