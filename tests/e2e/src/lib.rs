@@ -123,18 +123,6 @@ impl Stack {
             .await
     }
 
-    /// Fires a cron through miniflare's trigger endpoint with an explicit scheduled time.
-    pub async fn fire_cron(&self, cron: &str, time_ms: i64) {
-        let url = format!(
-            "{}/cdn-cgi/handler/scheduled?cron={}&time={time_ms}",
-            self.api,
-            cron.replace(' ', "+")
-        );
-        let response = self.http.get(url).send().await.expect("fire the cron");
-        let status = response.status().as_u16();
-        assert_eq!(status, 200, "{}", response.text().await.unwrap_or_default());
-    }
-
     /// `POST` to a stand-in control endpoint; returns the JSON answer.
     pub async fn standin(&self, path: &str, body: &Value) -> Value {
         let response = self
