@@ -477,7 +477,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .send()
         .await?
         .text()
-        .await?;
+        .await?
+        .trim()
+        .to_owned();
 
     // 6a. Through wrangler first on a quarter-size store (peak memory of the small file).
     let small = (args.orders / 4).max(1000);
