@@ -127,6 +127,16 @@ pub async fn mark_vanished(
     Ok(out)
 }
 
+/// Refreshes the planner's statistics of the tables reconcile joins. They grew from
+/// nothing within this run; without statistics the planner picks nested loops over the
+/// seen-set, which is quadratic.
+pub async fn analyze_for_reconcile(db: &impl GenericClient) -> Result<(), DbError> {
+    db.batch_execute(
+        "ANALYZE shopify_sync_seen, product, product_variant, collection_membership, shop_order, order_line_item",
+    )
+    .await
+}
+
 /// Rows in Postgres that stand for this run's lines, per GID type: the roots and variants
 /// it saw, and the children (line items, memberships) of the roots it saw. Reconcile
 /// compares these with the lines parsed and with Shopify's own counts.

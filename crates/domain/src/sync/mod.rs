@@ -706,6 +706,7 @@ impl<T: Transport> ShopifySync<T> {
         let all = runs::runs(cx.db, cx.execution.id).await.map_err(db_error)?;
         let mut report = Map::new();
         let mut problems = Vec::new();
+        store::analyze_for_reconcile(cx.db).await.map_err(db_error)?;
         begin(cx.db).await?;
         let result: Result<(), StepError> = async {
             for run in &all {
