@@ -138,7 +138,7 @@ export interface paths {
             cookie?: never;
         };
         /** Orders matching one query, newest processed first. */
-        get: operations["list"];
+        get: operations["list_orders"];
         put?: never;
         post?: never;
         delete?: never;
@@ -155,7 +155,7 @@ export interface paths {
             cookie?: never;
         };
         /** One order with its lines, discounts and refunds. */
-        get: operations["detail"];
+        get: operations["get_order"];
         put?: never;
         post?: never;
         delete?: never;
@@ -736,7 +736,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_orders: {
         parameters: {
             query?: {
                 /** @description An order name, `#1001` (or `1001`). */
@@ -787,7 +787,7 @@ export interface operations {
             };
         };
     };
-    detail: {
+    get_order: {
         parameters: {
             query?: never;
             header?: never;

@@ -128,6 +128,7 @@ pub struct OrderListQuery {
 #[utoipa::path(
     get,
     path = "/api/orders",
+    operation_id = "list_orders",
     tag = "orders",
     params(OrderListQuery),
     security(("access_assertion" = []), ("access_cookie" = [])),
@@ -166,6 +167,7 @@ pub async fn list<B: Backend>(
 #[utoipa::path(
     get,
     path = "/api/orders/{id}",
+    operation_id = "get_order",
     tag = "orders",
     params(("id" = String, Path, description = "Shopify's numeric order id (the GID's last segment)")),
     security(("access_assertion" = []), ("access_cookie" = [])),
