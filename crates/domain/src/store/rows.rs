@@ -5,7 +5,6 @@
 //! items, a line item's discount allocations). Money stays a decimal string and times an
 //! RFC 3339 string until Postgres casts them, so nothing is rounded on the way.
 
-use serde_json::Value;
 use shopify::jsonl::BulkRecord;
 use std::collections::{BTreeMap, HashSet};
 
@@ -17,41 +16,164 @@ pub struct RowError {
     pub message: String,
 }
 
-fn text(v: &Value, field: &str, gid: &str) -> Result<String, RowError> {
-    v[field].as_str().map(str::to_owned).ok_or_else(|| RowError {
-        gid: gid.to_owned(),
-        message: format!("missing string field {field}"),
-    })
-}
-
-fn opt_text(v: &Value, field: &str) -> Option<String> {
-    v[field].as_str().map(str::to_owned)
-}
-
-fn money(v: &Value, field: &str, gid: &str) -> Result<String, RowError> {
-    v[field]["shopMoney"]["amount"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| RowError {
-            gid: gid.to_owned(),
-            message: format!("missing {field}.shopMoney.amount"),
-        })
-}
-
-fn int(v: &Value, field: &str, gid: &str) -> Result<i32, RowError> {
-    v[field]
-        .as_i64()
-        .and_then(|n| i32::try_from(n).ok())
-        .ok_or_else(|| RowError {
-            gid: gid.to_owned(),
-            message: format!("missing integer field {field}"),
-        })
-}
-
 fn parent(record: &BulkRecord) -> Result<String, RowError> {
     record.parent_id.clone().ok_or_else(|| RowError {
         gid: record.id.clone(),
         message: "a child line without __parentId".into(),
+    })
+}
+
+/// The shapes the bulk documents select (`crates/shopify/src/documents.rs`), read straight
+/// from each line: a typed parse is several times faster than a generic JSON value.
+mod wire {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct IdRef {
+        pub id: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct MoneyV2 {
+        pub amount: String,
+        #[serde(default)]
+        pub currency_code: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct MoneyBag {
+        pub shop_money: MoneyV2,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Edges<T> {
+        pub edges: Vec<Edge<T>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Edge<T> {
+        pub node: T,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Product {
+        pub title: String,
+        pub handle: String,
+        #[serde(default)]
+        pub product_type: Option<String>,
+        #[serde(default)]
+        pub vendor: Option<String>,
+        pub status: String,
+        #[serde(default)]
+        pub tags: Vec<String>,
+        pub created_at: String,
+        pub updated_at: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Variant {
+        #[serde(default)]
+        pub sku: Option<String>,
+        pub title: String,
+        pub price: String,
+        #[serde(default)]
+        pub inventory_quantity: Option<i64>,
+        pub created_at: String,
+        pub updated_at: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Collection {
+        pub handle: String,
+        pub title: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct RefundLine {
+        pub id: String,
+        pub quantity: i64,
+        pub line_item: IdRef,
+        #[serde(default)]
+        pub subtotal_set: Option<MoneyBag>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Refund {
+        pub id: String,
+        pub created_at: String,
+        pub refund_line_items: Edges<RefundLine>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Order {
+        pub name: String,
+        #[serde(default)]
+        pub email: Option<String>,
+        pub created_at: String,
+        pub processed_at: String,
+        pub updated_at: String,
+        #[serde(default)]
+        pub cancelled_at: Option<String>,
+        #[serde(default)]
+        pub display_financial_status: Option<String>,
+        pub current_total_price_set: MoneyBag,
+        pub total_discounts_set: MoneyBag,
+        pub total_tax_set: MoneyBag,
+        #[serde(default)]
+        pub customer: Option<IdRef>,
+        #[serde(default)]
+        pub refunds: Vec<Refund>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Allocation {
+        pub allocated_amount_set: MoneyBag,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct TaxLine {
+        pub price_set: MoneyBag,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct LineItem {
+        #[serde(default)]
+        pub sku: Option<String>,
+        pub quantity: i64,
+        pub title: String,
+        #[serde(default)]
+        pub product: Option<IdRef>,
+        #[serde(default)]
+        pub variant: Option<IdRef>,
+        pub original_unit_price_set: MoneyBag,
+        #[serde(default)]
+        pub discount_allocations: Vec<Allocation>,
+        #[serde(default)]
+        pub tax_lines: Vec<TaxLine>,
+    }
+}
+
+fn read<'a, T: serde::Deserialize<'a>>(record: &'a BulkRecord) -> Result<T, RowError> {
+    serde_json::from_slice(&record.raw).map_err(|e| RowError {
+        gid: record.id.clone(),
+        message: e.to_string(),
+    })
+}
+
+fn int32(value: i64, gid: &str, field: &str) -> Result<i32, RowError> {
+    i32::try_from(value).map_err(|_| RowError {
+        gid: gid.to_owned(),
+        message: format!("{field} {value} is out of range"),
     })
 }
 
@@ -226,42 +348,44 @@ impl ChunkRows {
             self.duplicate_lines += 1;
             return Ok(());
         }
-        let f = &record.fields;
         let gid = record.id.as_str();
         match record.typename.as_str() {
             "Product" => {
+                let f: wire::Product = read(record)?;
                 let p = &mut self.products;
                 p.gid.push(gid.to_owned());
-                p.title.push(text(f, "title", gid)?);
-                p.handle.push(text(f, "handle", gid)?);
-                p.product_type.push(opt_text(f, "productType").unwrap_or_default());
-                p.vendor.push(opt_text(f, "vendor").unwrap_or_default());
-                p.status.push(text(f, "status", gid)?);
-                p.tags.push(f["tags"].to_string());
-                p.created_at.push(text(f, "createdAt", gid)?);
-                p.updated_at.push(text(f, "updatedAt", gid)?);
+                p.title.push(f.title);
+                p.handle.push(f.handle);
+                p.product_type.push(f.product_type.unwrap_or_default());
+                p.vendor.push(f.vendor.unwrap_or_default());
+                p.status.push(f.status);
+                p.tags.push(serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into()));
+                p.created_at.push(f.created_at);
+                p.updated_at.push(f.updated_at);
             }
             "ProductVariant" => {
+                let f: wire::Variant = read(record)?;
                 let v = &mut self.variants;
                 v.gid.push(gid.to_owned());
                 v.product_gid.push(parent(record)?);
-                v.sku.push(opt_text(f, "sku"));
-                v.title.push(text(f, "title", gid)?);
-                v.price.push(text(f, "price", gid)?);
+                v.sku.push(f.sku);
+                v.title.push(f.title);
+                v.price.push(f.price);
                 v.inventory_quantity
-                    .push(f["inventoryQuantity"].as_i64().and_then(|n| i32::try_from(n).ok()));
-                v.created_at.push(text(f, "createdAt", gid)?);
-                v.updated_at.push(text(f, "updatedAt", gid)?);
+                    .push(f.inventory_quantity.and_then(|n| i32::try_from(n).ok()));
+                v.created_at.push(f.created_at);
+                v.updated_at.push(f.updated_at);
             }
             "Collection" => {
+                let f: wire::Collection = read(record)?;
                 let m = &mut self.memberships;
                 m.collection_gid.push(gid.to_owned());
-                m.collection_handle.push(text(f, "handle", gid)?);
-                m.collection_title.push(text(f, "title", gid)?);
+                m.collection_handle.push(f.handle);
+                m.collection_title.push(f.title);
                 m.product_gid.push(parent(record)?);
             }
-            "Order" => self.add_order(gid, f)?,
-            "LineItem" => self.add_line_item(gid, &parent(record)?, f)?,
+            "Order" => self.add_order(gid, read(record)?)?,
+            "LineItem" => self.add_line_item(gid, &parent(record)?, read(record)?)?,
             other => {
                 return Err(RowError {
                     gid: gid.to_owned(),
@@ -272,92 +396,73 @@ impl ChunkRows {
         Ok(())
     }
 
-    fn add_order(&mut self, gid: &str, f: &Value) -> Result<(), RowError> {
+    fn add_order(&mut self, gid: &str, f: wire::Order) -> Result<(), RowError> {
         let o = &mut self.orders;
         o.gid.push(gid.to_owned());
         o.legacy_id.push(legacy_id(gid).ok_or_else(|| RowError {
             gid: gid.to_owned(),
             message: "the GID has no numeric id".into(),
         })?);
-        o.name.push(text(f, "name", gid)?);
-        o.email.push(opt_text(f, "email"));
-        o.customer_gid.push(f["customer"]["id"].as_str().map(str::to_owned));
-        o.created_at.push(text(f, "createdAt", gid)?);
-        o.processed_at.push(text(f, "processedAt", gid)?);
-        o.updated_at.push(text(f, "updatedAt", gid)?);
-        o.cancelled_at.push(opt_text(f, "cancelledAt"));
-        o.financial_status.push(opt_text(f, "displayFinancialStatus"));
-        o.currency_code.push(
-            f["currentTotalPriceSet"]["shopMoney"]["currencyCode"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned(),
-        );
-        o.total_price.push(money(f, "currentTotalPriceSet", gid)?);
-        o.total_discounts.push(money(f, "totalDiscountsSet", gid)?);
-        o.total_tax.push(money(f, "totalTaxSet", gid)?);
-        for refund in f["refunds"].as_array().into_iter().flatten() {
-            let refund_gid = text(refund, "id", gid)?;
-            self.refunds.gid.push(refund_gid.clone());
+        o.name.push(f.name);
+        o.email.push(f.email);
+        o.customer_gid.push(f.customer.map(|c| c.id));
+        o.created_at.push(f.created_at);
+        o.processed_at.push(f.processed_at);
+        o.updated_at.push(f.updated_at);
+        o.cancelled_at.push(f.cancelled_at);
+        o.financial_status.push(f.display_financial_status);
+        o.currency_code
+            .push(f.current_total_price_set.shop_money.currency_code.unwrap_or_default());
+        o.total_price.push(f.current_total_price_set.shop_money.amount);
+        o.total_discounts.push(f.total_discounts_set.shop_money.amount);
+        o.total_tax.push(f.total_tax_set.shop_money.amount);
+        for refund in f.refunds {
+            self.refunds.gid.push(refund.id.clone());
             self.refunds.order_gid.push(gid.to_owned());
-            self.refunds.created_at.push(text(refund, "createdAt", &refund_gid)?);
-            for edge in refund["refundLineItems"]["edges"].as_array().into_iter().flatten() {
-                let node = &edge["node"];
-                let line_gid = text(node, "id", &refund_gid)?;
+            self.refunds.created_at.push(refund.created_at);
+            for edge in refund.refund_line_items.edges {
+                let node = edge.node;
                 let r = &mut self.refund_lines;
-                r.line_item_gid.push(
-                    node["lineItem"]["id"]
-                        .as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| RowError {
-                            gid: line_gid.clone(),
-                            message: "refund line item without lineItem.id".into(),
-                        })?,
-                );
-                r.quantity.push(int(node, "quantity", &line_gid)?);
+                r.quantity.push(int32(node.quantity, &node.id, "quantity")?);
+                r.line_item_gid.push(node.line_item.id);
                 r.subtotal.push(
-                    node["subtotalSet"]["shopMoney"]["amount"]
-                        .as_str()
-                        .unwrap_or("0")
-                        .to_owned(),
+                    node.subtotal_set
+                        .map(|m| m.shop_money.amount)
+                        .unwrap_or_else(|| "0".into()),
                 );
-                r.gid.push(line_gid);
-                r.refund_gid.push(refund_gid.clone());
+                r.gid.push(node.id);
+                r.refund_gid.push(refund.id.clone());
                 r.order_gid.push(gid.to_owned());
             }
         }
         Ok(())
     }
 
-    fn add_line_item(&mut self, gid: &str, order_gid: &str, f: &Value) -> Result<(), RowError> {
-        let allocations = f["discountAllocations"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-        let amounts: Vec<&str> = allocations
-            .iter()
-            .map(|a| a["allocatedAmountSet"]["shopMoney"]["amount"].as_str().unwrap_or("0"))
-            .collect();
-        for (i, amount) in amounts.iter().enumerate() {
+    fn add_line_item(&mut self, gid: &str, order_gid: &str, f: wire::LineItem) -> Result<(), RowError> {
+        let discount_total = sum_amounts(
+            f.discount_allocations
+                .iter()
+                .map(|a| a.allocated_amount_set.shop_money.amount.as_str()),
+        );
+        for (i, allocation) in f.discount_allocations.into_iter().enumerate() {
             self.allocations.line_item_gid.push(gid.to_owned());
             self.allocations.ordinal.push(i32::try_from(i).unwrap_or(i32::MAX));
-            self.allocations.amount.push((*amount).to_owned());
+            self.allocations.amount.push(allocation.allocated_amount_set.shop_money.amount);
         }
-        let tax_lines = f["taxLines"].as_array().map(Vec::as_slice).unwrap_or(&[]);
         let l = &mut self.line_items;
         l.gid.push(gid.to_owned());
         l.order_gid.push(order_gid.to_owned());
-        l.product_gid.push(f["product"]["id"].as_str().map(str::to_owned));
-        l.variant_gid.push(f["variant"]["id"].as_str().map(str::to_owned));
-        l.sku.push(opt_text(f, "sku"));
-        l.title.push(text(f, "title", gid)?);
-        l.quantity.push(int(f, "quantity", gid)?);
-        l.unit_price.push(money(f, "originalUnitPriceSet", gid)?);
-        l.discount_total.push(sum_amounts(amounts.iter().copied()));
+        l.product_gid.push(f.product.map(|p| p.id));
+        l.variant_gid.push(f.variant.map(|v| v.id));
+        l.sku.push(f.sku);
+        l.title.push(f.title);
+        l.quantity.push(int32(f.quantity, gid, "quantity")?);
+        l.unit_price.push(f.original_unit_price_set.shop_money.amount);
+        l.discount_total.push(discount_total);
         l.tax_total.push(sum_amounts(
-            tax_lines
-                .iter()
-                .map(|t| t["priceSet"]["shopMoney"]["amount"].as_str().unwrap_or("0")),
+            f.tax_lines.iter().map(|t| t.price_set.shop_money.amount.as_str()),
         ));
-        l.tax_line_count
-            .push(i32::try_from(tax_lines.len()).unwrap_or(i32::MAX));
+        l.tax_line_count.push(i32::try_from(f.tax_lines.len()).unwrap_or(i32::MAX));
         Ok(())
     }
 }
