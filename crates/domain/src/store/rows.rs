@@ -359,7 +359,8 @@ impl ChunkRows {
                 p.product_type.push(f.product_type.unwrap_or_default());
                 p.vendor.push(f.vendor.unwrap_or_default());
                 p.status.push(f.status);
-                p.tags.push(serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into()));
+                p.tags
+                    .push(serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into()));
                 p.created_at.push(f.created_at);
                 p.updated_at.push(f.updated_at);
             }
@@ -447,7 +448,9 @@ impl ChunkRows {
         for (i, allocation) in f.discount_allocations.into_iter().enumerate() {
             self.allocations.line_item_gid.push(gid.to_owned());
             self.allocations.ordinal.push(i32::try_from(i).unwrap_or(i32::MAX));
-            self.allocations.amount.push(allocation.allocated_amount_set.shop_money.amount);
+            self.allocations
+                .amount
+                .push(allocation.allocated_amount_set.shop_money.amount);
         }
         let l = &mut self.line_items;
         l.gid.push(gid.to_owned());
@@ -462,7 +465,8 @@ impl ChunkRows {
         l.tax_total.push(sum_amounts(
             f.tax_lines.iter().map(|t| t.price_set.shop_money.amount.as_str()),
         ));
-        l.tax_line_count.push(i32::try_from(f.tax_lines.len()).unwrap_or(i32::MAX));
+        l.tax_line_count
+            .push(i32::try_from(f.tax_lines.len()).unwrap_or(i32::MAX));
         Ok(())
     }
 }
