@@ -80,7 +80,7 @@ impl SyncSettings {
                 api_version: var("SHOPIFY_API_VERSION").unwrap_or_else(|| shopify::ADMIN_API_VERSION.to_owned()),
             },
             part_bytes: number("SHOPIFY_SYNC_PART_BYTES", DEFAULT_PART_BYTES)?.max(1024),
-            parts_per_message: u32::try_from(number("SHOPIFY_SYNC_PARTS_PER_MESSAGE", 4)?.max(1)).unwrap_or(4),
+            parts_per_message: u32::try_from(number("SHOPIFY_SYNC_PARTS_PER_MESSAGE", 8)?.max(1)).unwrap_or(8),
             poll_seconds: u32::try_from(number("SHOPIFY_POLL_SECONDS", 5)?).unwrap_or(5),
             lookback_minutes: i64::try_from(number("SHOPIFY_SYNC_LOOKBACK_MINUTES", 60)?).unwrap_or(60),
             faults_enabled: var("SHOPIFY_SYNC_FAULTS").is_some_and(|v| v == "1"),
@@ -507,31 +507,6 @@ impl<T: Transport> ShopifySync<T> {
             all
         };
 
-        // The raw part goes to the archive before the checkpoint that counts it.
-        let mut archive_parts = run.archive_parts.clone();
-        if let (Some(key), Some(upload)) = (&run.archive_key, &run.archive_upload_id) {
-            if !body.is_empty() {
-                let number = u16::try_from(part + 1)
-                    .map_err(|_| StepError::fatal("archive_failed", "more than 65535 archive parts"))?;
-                let etag = cx
-                    .bindings
-                    .objects()
-                    .upload_part(key, upload, number, std::mem::take(&mut body))
-                    .await
-                    .map_err(|e| StepError::new("archive_failed", e.to_string()))?;
-                let mut list: Vec<Value> = archive_parts
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|p| p["number"].as_u64() != Some(u64::from(number)))
-                    .collect();
-                list.push(json!({ "number": number, "etag": etag }));
-                archive_parts = Value::Array(list);
-            }
-        }
-
-        drop(body);
         let mut lines_by_type = run.lines_by_type.as_object().cloned().unwrap_or_default();
         for (typename, n) in &rows.lines_by_type {
             let before = lines_by_type.get(typename).and_then(Value::as_u64).unwrap_or(0);
@@ -539,14 +514,53 @@ impl<T: Transport> ShopifySync<T> {
         }
         let lines_by_type = Value::Object(lines_by_type);
 
-        begin(cx.db).await?;
-        let written = match write_chunk(cx.db, run.shop_id, run.execution_id, &rows).await {
-            Ok(w) => w,
-            Err(e) => {
-                rollback(cx.db).await;
-                return Err(db_error(e));
+        // The raw part goes to the archive while its rows are written (both are I/O); the
+        // checkpoint that counts it commits only after both.
+        let number =
+            u16::try_from(part + 1).map_err(|_| StepError::fatal("archive_failed", "more than 65535 archive parts"))?;
+        let archive = match (&run.archive_key, &run.archive_upload_id) {
+            (Some(key), Some(upload)) if !body.is_empty() => Some((key, upload, std::mem::take(&mut body))),
+            _ => None,
+        };
+        drop(body);
+        let upload = async {
+            match archive {
+                Some((key, upload, bytes)) => cx
+                    .bindings
+                    .objects()
+                    .upload_part(key, upload, number, bytes)
+                    .await
+                    .map(Some)
+                    .map_err(|e| StepError::new("archive_failed", e.to_string())),
+                None => Ok(None),
             }
         };
+        let write = async {
+            begin(cx.db).await?;
+            write_chunk(cx.db, run.shop_id, run.execution_id, &rows)
+                .await
+                .map_err(db_error)
+        };
+        let (uploaded, written) = futures::join!(upload, write);
+        let (etag, written) = match (uploaded, written) {
+            (Ok(etag), Ok(written)) => (etag, written),
+            (Err(e), _) | (_, Err(e)) => {
+                rollback(cx.db).await;
+                return Err(e);
+            }
+        };
+        let mut archive_parts = run.archive_parts.clone();
+        if let Some(etag) = etag {
+            let mut list: Vec<Value> = archive_parts
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| p["number"].as_u64() != Some(u64::from(number)))
+                .collect();
+            list.push(json!({ "number": number, "etag": etag }));
+            archive_parts = Value::Array(list);
+        }
         if let Err(e) = self.maybe_fault(cx, run, part).await {
             if e.code != CONNECTION_LOST {
                 rollback(cx.db).await;
