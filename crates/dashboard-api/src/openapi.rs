@@ -175,70 +175,9 @@ pub mod schemas {
         System { name: String },
     }
 
-    #[derive(Serialize, ToSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub enum ExecutionStatus {
-        Queued,
-        Running,
-        Retrying,
-        Succeeded,
-        Failed,
-    }
-
-    /// A ProcedureExecution (`domain::jobs::repo::Execution`).
-    #[derive(Serialize, ToSchema)]
-    pub struct Execution {
-        pub id: Uuid,
-        pub job_type: String,
-        /// `cron`, `user` or `api`.
-        pub trigger: String,
-        pub principal_kind: String,
-        pub principal_id: String,
-        pub dedupe_key: Option<String>,
-        #[schema(value_type = HashMap<String, serde_json::Value>)]
-        pub params: serde_json::Value,
-        pub status: ExecutionStatus,
-        pub attempts: i32,
-        pub deliveries: i32,
-        /// Each finished step's counters, by step name.
-        #[schema(value_type = HashMap<String, serde_json::Value>)]
-        pub counters: serde_json::Value,
-        pub error_code: Option<String>,
-        pub error_message: Option<String>,
-        pub created_at: DateTime<Utc>,
-        pub started_at: Option<DateTime<Utc>>,
-        pub finished_at: Option<DateTime<Utc>>,
-        pub updated_at: DateTime<Utc>,
-    }
-
-    /// A recorded step (`domain::jobs::repo::StepExecution`).
-    #[derive(Serialize, ToSchema)]
-    pub struct StepExecution {
-        pub ordinal: i32,
-        pub name: String,
-        /// `running`, `succeeded` or `failed`.
-        pub status: String,
-        pub attempts: i32,
-        /// Progress while running and totals when done, e.g. `bytes_read` / `bytes_total`,
-        /// `lines`, `rows`.
-        #[schema(value_type = HashMap<String, serde_json::Value>)]
-        pub counters: serde_json::Value,
-        #[schema(value_type = Option<HashMap<String, serde_json::Value>>)]
-        pub output: Option<serde_json::Value>,
-        pub error_code: Option<String>,
-        pub error_message: Option<String>,
-        pub started_at: DateTime<Utc>,
-        pub finished_at: Option<DateTime<Utc>>,
-    }
-
-    /// `GET /api/jobs` (`domain::jobs::repo::ExecutionPage`).
-    #[derive(Serialize, ToSchema)]
-    pub struct ExecutionPage {
-        pub items: Vec<Execution>,
-        pub total: i64,
-        pub limit: i64,
-        pub offset: i64,
-    }
+    // The jobs types are the domain's own, described through its `openapi` feature.
+    pub use domain::jobs::repo::{Execution, ExecutionPage, StepExecution};
+    pub use domain::jobs::ExecutionStatus;
 
     /// `GET /api/jobs/{id}`.
     #[derive(Serialize, ToSchema)]

@@ -5,23 +5,33 @@ use super::{ExecutionStatus, Trigger};
 use crate::Principal;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+#[cfg(feature = "openapi")]
+#[allow(unused_imports)] // named by the schema attributes
+use std::collections::HashMap;
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
 pub type DbError = tokio_postgres::Error;
 
+/// A ProcedureExecution (`domain::jobs::repo::Execution`).
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Execution {
     pub id: Uuid,
     pub job_type: String,
+    /// `cron`, `user` or `api`.
     pub trigger: String,
     pub principal_kind: String,
     pub principal_id: String,
     pub dedupe_key: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, serde_json::Value>))]
     pub params: serde_json::Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = super::ExecutionStatus))]
     pub status: String,
     pub attempts: i32,
     pub deliveries: i32,
+    /// Each finished step's counters, by step name.
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, serde_json::Value>))]
     pub counters: serde_json::Value,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -59,13 +69,20 @@ impl Execution {
     }
 }
 
+/// A recorded step (`domain::jobs::repo::StepExecution`).
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepExecution {
     pub ordinal: i32,
     pub name: String,
+    /// `running`, `succeeded` or `failed`.
     pub status: String,
     pub attempts: i32,
+    /// Progress while running and totals when done, e.g. `bytes_read` / `bytes_total`,
+    /// `lines`, `rows`.
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, serde_json::Value>))]
     pub counters: serde_json::Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<HashMap<String, serde_json::Value>>))]
     pub output: Option<serde_json::Value>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -147,7 +164,9 @@ pub struct ExecutionFilter {
     pub offset: i64,
 }
 
+/// `GET /api/jobs` (`domain::jobs::repo::ExecutionPage`).
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExecutionPage {
     pub items: Vec<Execution>,
     pub total: i64,
