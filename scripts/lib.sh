@@ -104,11 +104,28 @@ postgres_server_url() {
   printf 'postgres://postgres:local@127.0.0.1:%s\n' "$port"
 }
 
+# The Shopify Admin schema is a third party's file and is not copied into the repository
+# (../shared/shopify/SOURCE.md): it is read where it lies, beside the checkout. A clone made
+# elsewhere (e.g. in a temporary folder) finds it beside the checkout it was cloned from.
+# Prints the path, or nothing.
+locate_shopify_schema() {
+  local rel="shared/shopify/admin-2026-01.graphql" origin
+  if [ -f "$ROOT/../$rel" ]; then
+    printf '%s\n' "$(cd "$ROOT/.." && pwd)/$rel"
+    return
+  fi
+  origin=$(git -C "$ROOT" config --get remote.origin.url 2>/dev/null || true)
+  if [ -n "$origin" ] && [ -d "$origin" ] && [ -f "$origin/../$rel" ]; then
+    printf '%s\n' "$(cd "$origin/.." && pwd)/$rel"
+  fi
+}
+
 # ACCESS_AUD for local runs: any tag works, the stand-in signs for it.
 LOCAL_ACCESS_AUD="local-dev-dashboard-aud"
 
 # start_stack NAME DB_URL API_PORT STANDINS_PORT INSPECTOR_PORT [extra env lines...]
-# Starts the stand-ins and both Workers under one `wrangler dev`; state in .dev/NAME.
+# Starts the stand-ins and both Workers under one `wrangler dev`; state in .dev/NAME (the
+# stand-ins' in .dev/NAME/standins: stacks started side by side never share result files).
 start_stack() {
   local name=$1 db_url=$2 api_port=$3 standins_port=$4 inspector_port=$5; shift 5
   local state="$ROOT/.dev/$name"
@@ -124,7 +141,7 @@ start_stack() {
   # STANDINS_ARGS: extra stand-in flags, e.g. the Shopify store's size (--shopify-orders N).
   # shellcheck disable=SC2086
   setsid nohup "$ROOT/target/$profile/standins" --port "$standins_port" --aud "$LOCAL_ACCESS_AUD" \
-    --state-dir "$ROOT/.dev/standins" ${STANDINS_ARGS:-} </dev/null >"$state/standins.log" 2>&1 &
+    --state-dir "$state/standins" ${STANDINS_ARGS:-} </dev/null >"$state/standins.log" 2>&1 &
   echo $! >"$state/standins.pid"
   wait_for_http "http://127.0.0.1:$standins_port/cdn-cgi/access/certs" 60 "$state/standins.log" "$state/standins.pid"
 

@@ -155,8 +155,16 @@ describe("the dashboard SPA", () => {
     await page.getByLabel("Order name").fill(name);
     await page.getByRole("button", { name: "Search" }).click();
     await page.waitForURL((url) => url.searchParams.get("name") === name);
+    // The URL changes before the results do: wait until the list is the new search's (one
+    // order) rather than counting the previous list.
     const rows = page.getByTestId("order-row");
-    await rows.first().waitFor();
+    await page.waitForFunction(
+      (wanted) => {
+        const found = document.querySelectorAll('[data-testid="order-row"]');
+        return found.length === 1 && found[0].textContent.includes(wanted);
+      },
+      name,
+    );
     assert.equal(await rows.count(), 1);
     await rows.first().getByRole("link", { name }).click();
 

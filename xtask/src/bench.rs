@@ -110,9 +110,10 @@ async fn export(args: &Args, template: &str, path: &Path) -> anyhow::Result<u64>
             416 => break,
             s => bail!("download answered {s}"),
         }
-        file.write_all(&response.body)?;
-        offset += response.body.len() as u64;
-        if (response.body.len() as u64) < step {
+        let body = response.body.to_vec();
+        file.write_all(&body)?;
+        offset += body.len() as u64;
+        if (body.len() as u64) < step {
             break;
         }
     }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod cron;
 pub mod health;
 pub mod jobs;
+pub mod pg;
 pub mod platform;
 pub mod principal;
 pub mod store;

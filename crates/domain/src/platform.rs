@@ -6,6 +6,7 @@
 //! wraps its single-threaded futures accordingly.
 
 use crate::jobs::JobEnvelope;
+use shopify::body::Body;
 use std::future::Future;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,21 +34,23 @@ pub trait ObjectStore: Send + Sync {
     /// the same size (R2: at least 5 MiB).
     fn create_multipart(&self, key: &str) -> impl Future<Output = Result<String, BindingError>> + Send;
     /// Uploads (or re-uploads: the last upload of a number wins) part `number` (from 1);
-    /// returns its etag.
+    /// returns its etag. The part is a downloaded [`Body`] as it stands (in a Worker, still
+    /// in JavaScript memory).
     fn upload_part(
         &self,
         key: &str,
         upload_id: &str,
         number: u16,
-        bytes: Vec<u8>,
+        part: Body,
     ) -> impl Future<Output = Result<String, BindingError>> + Send;
-    /// Completes the upload from `(number, etag)` parts in order.
+    /// Completes the upload from `(number, etag)` parts in order; returns the object's size
+    /// as the store reports it.
     fn complete_multipart(
         &self,
         key: &str,
         upload_id: &str,
         parts: Vec<(u16, String)>,
-    ) -> impl Future<Output = Result<(), BindingError>> + Send;
+    ) -> impl Future<Output = Result<u64, BindingError>> + Send;
 }
 
 /// Workers KV (`KV`).
@@ -122,27 +125,31 @@ pub mod memory {
                 .insert(id.clone(), Default::default());
             Ok(id)
         }
-        async fn upload_part(
+        fn upload_part(
             &self,
             _key: &str,
             upload_id: &str,
             number: u16,
-            bytes: Vec<u8>,
-        ) -> Result<String, BindingError> {
-            let mut uploads = self.1 .0.lock().map_err(|_| poisoned("R2_BUCKET"))?;
-            let parts = uploads
-                .get_mut(upload_id)
-                .ok_or_else(|| BindingError::new("R2_BUCKET", format!("no multipart upload {upload_id}")))?;
-            let etag = format!("{number}-{}", bytes.len());
-            parts.insert(number, bytes);
-            Ok(etag)
+            part: Body,
+        ) -> impl Future<Output = Result<String, BindingError>> + Send {
+            // Copied before the future: a Worker's body is not `Send`.
+            let bytes = part.to_vec();
+            async move {
+                let mut uploads = self.1 .0.lock().map_err(|_| poisoned("R2_BUCKET"))?;
+                let parts = uploads
+                    .get_mut(upload_id)
+                    .ok_or_else(|| BindingError::new("R2_BUCKET", format!("no multipart upload {upload_id}")))?;
+                let etag = format!("{number}-{}", bytes.len());
+                parts.insert(number, bytes);
+                Ok(etag)
+            }
         }
         async fn complete_multipart(
             &self,
             key: &str,
             upload_id: &str,
             parts: Vec<(u16, String)>,
-        ) -> Result<(), BindingError> {
+        ) -> Result<u64, BindingError> {
             let uploaded = self
                 .1
                  .0
@@ -157,11 +164,12 @@ pub mod memory {
                     .ok_or_else(|| BindingError::new("R2_BUCKET", format!("part {number} was not uploaded")))?;
                 object.extend_from_slice(part);
             }
+            let size = object.len() as u64;
             self.0
                 .lock()
                 .map_err(|_| poisoned("R2_BUCKET"))?
                 .insert(key.to_owned(), object);
-            Ok(())
+            Ok(size)
         }
     }
 

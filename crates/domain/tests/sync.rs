@@ -108,6 +108,11 @@ impl Harness {
     /// retries the engine asks for, until the execution finishes. A delay is honoured at
     /// a hundredth of its length, as the stand-in needs a moment to write its files.
     async fn run_until_finished(&self, id: Uuid) -> Value {
+        self.run_until_finished_with(id, |_| {}).await
+    }
+
+    /// As [`Self::run_until_finished`], calling `after_each` after every delivery.
+    async fn run_until_finished_with(&self, id: Uuid, after_each: impl Fn(&MemoryBindings)) -> Value {
         let config = EngineConfig {
             lease_seconds: 1,
             backoff_base_seconds: 1,
@@ -140,6 +145,7 @@ impl Harness {
                     self.bindings.queue.0.lock().unwrap().push((envelope, delay_seconds));
                 }
             }
+            after_each(&self.bindings);
         }
         panic!("the execution did not finish within 2000 deliveries");
     }
@@ -270,6 +276,28 @@ async fn a_crash_mid_upsert_resumes_from_the_checkpoint_and_incremental_picks_up
         "{reconcile:#}"
     );
     h.assert_matches_truth().await;
+}
+
+#[tokio::test]
+async fn an_archive_that_r2_holds_short_fails_the_execution() {
+    let h = harness(200, 64 * 1024).await;
+    // R2 keeps one byte less of the first uploaded part than it was given.
+    let shortened = std::sync::atomic::AtomicBool::new(false);
+    let detail = h
+        .run_until_finished_with(h.start(json!({ "mode": "full" })).await, |bindings| {
+            let mut uploads = bindings.objects.1 .0.lock().unwrap();
+            if let Some(part) = uploads.values_mut().find_map(|parts| parts.get_mut(&1)) {
+                if !shortened.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    part.pop();
+                }
+            }
+        })
+        .await;
+    assert!(shortened.into_inner(), "a part was uploaded");
+    assert_eq!(detail["execution"]["status"], "failed", "{detail:#}");
+    assert_eq!(detail["execution"]["error_code"], "archive_incomplete", "{detail:#}");
+    let message = detail["execution"]["error_message"].as_str().unwrap();
+    assert!(message.contains("bytes; the "), "{message}");
 }
 
 #[tokio::test]

@@ -2,8 +2,14 @@
 
 use domain::jobs::JobEnvelope;
 use domain::platform::{BindingError, Bindings, JobQueue, KvStore, ObjectStore};
+use shopify::body::Body;
 use std::future::Future;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use worker::send::{SendFuture, SendWrapper};
+use worker::worker_sys::{
+    R2Bucket as EdgeR2Bucket, R2MultipartUpload as EdgeR2MultipartUpload, R2UploadedPart as EdgeR2UploadedPart,
+};
 use worker::{Bucket, Env, Queue, QueueContentType, RawMessageBuilder};
 
 pub const HYPERDRIVE: &str = "HYPERDRIVE";
@@ -102,13 +108,18 @@ impl ObjectStore for WorkerObjects {
         key: &str,
         upload_id: &str,
         number: u16,
-        bytes: Vec<u8>,
+        part: Body,
     ) -> impl Future<Output = Result<String, BindingError>> + Send {
         let (key, upload_id) = (key.to_owned(), upload_id.to_owned());
         SendFuture::new(async move {
-            let upload = self.0.resume_multipart_upload(key, upload_id).map_err(err(R2_BUCKET))?;
-            let part = upload.upload_part(number, bytes).await.map_err(err(R2_BUCKET))?;
-            Ok(part.etag())
+            // Through worker-sys: the `worker` wrapper takes only a `Vec<u8>` (a copy out of
+            // wasm memory), and the part is already a JavaScript array (see `shopify::body`).
+            let js = |e: JsValue| BindingError::new(R2_BUCKET, format!("{e:?}"));
+            let bucket: &EdgeR2Bucket = AsRef::<JsValue>::as_ref(&*self.0).unchecked_ref();
+            let upload: EdgeR2MultipartUpload = bucket.resume_multipart_upload(key, upload_id).map_err(js)?.into();
+            let promise = upload.upload_part(number, part.as_uint8_array().into()).map_err(js)?;
+            let uploaded: EdgeR2UploadedPart = JsFuture::from(promise).await.map_err(js)?.into();
+            uploaded.etag().map_err(js)
         })
     }
 
@@ -117,15 +128,15 @@ impl ObjectStore for WorkerObjects {
         key: &str,
         upload_id: &str,
         parts: Vec<(u16, String)>,
-    ) -> impl Future<Output = Result<(), BindingError>> + Send {
+    ) -> impl Future<Output = Result<u64, BindingError>> + Send {
         let (key, upload_id) = (key.to_owned(), upload_id.to_owned());
         SendFuture::new(async move {
             let upload = self.0.resume_multipart_upload(key, upload_id).map_err(err(R2_BUCKET))?;
-            upload
+            let object = upload
                 .complete(parts.into_iter().map(|(n, etag)| worker::UploadedPart::new(n, etag)))
                 .await
                 .map_err(err(R2_BUCKET))?;
-            Ok(())
+            Ok(object.size())
         })
     }
 }

@@ -1,16 +1,22 @@
 //! The Shopify client's transport inside a Worker: the Workers fetch API, and a Workers
 //! timer for throttle waits.
 
-use shopify::client::{HttpResponse, Transport};
+use shopify::body::Body;
+use shopify::client::{Download, HttpResponse, Transport};
 use std::time::Duration;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit};
 
 pub struct FetchTransport;
 
-async fn send(url: &str, init: &RequestInit) -> Result<HttpResponse, String> {
+async fn fetch(url: &str, init: &RequestInit) -> Result<worker::Response, String> {
     let request = Request::new_with_init(url, init).map_err(|e| e.to_string())?;
-    let mut response = Fetch::Request(request).send().await.map_err(|e| e.to_string())?;
+    Fetch::Request(request).send().await.map_err(|e| e.to_string())
+}
+
+async fn send(url: &str, init: &RequestInit) -> Result<HttpResponse, String> {
+    let mut response = fetch(url, init).await?;
     let retry_after_seconds = response
         .headers()
         .get("Retry-After")
@@ -40,7 +46,9 @@ impl Transport for FetchTransport {
         send(url, &init).await
     }
 
-    async fn get(&self, url: &str, range: Option<(u64, u64)>) -> Result<HttpResponse, String> {
+    /// The body is read as an `ArrayBuffer` and stays in JavaScript memory (see
+    /// [`shopify::body`]): a part is 8 MiB, and only slices of it enter wasm memory.
+    async fn get(&self, url: &str, range: Option<(u64, u64)>) -> Result<Download, String> {
         let headers = Headers::new();
         if let Some((start, end)) = range {
             headers
@@ -49,7 +57,14 @@ impl Transport for FetchTransport {
         }
         let mut init = RequestInit::new();
         init.with_method(Method::Get).with_headers(headers);
-        send(url, &init).await
+        let response: worker::web_sys::Response = fetch(url, &init).await?.into();
+        let status = response.status();
+        let promise = response.array_buffer().map_err(|e| format!("{e:?}"))?;
+        let buffer = JsFuture::from(promise).await.map_err(|e| format!("{e:?}"))?;
+        Ok(Download {
+            status,
+            body: Body::from_uint8_array(js_sys::Uint8Array::new(&buffer)),
+        })
     }
 
     async fn sleep_ms(&self, ms: u64) {

@@ -7,6 +7,7 @@
 //! Authentication: the `X-Shopify-Access-Token` header
 //! (<https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens>).
 
+use crate::body::Body;
 use serde_json::{json, Value};
 use std::future::Future;
 
@@ -16,6 +17,14 @@ pub struct HttpResponse {
     pub status: u16,
     pub retry_after_seconds: Option<f64>,
     pub body: Vec<u8>,
+}
+
+/// What a download (`GET`) returns: the status and the body, left where the runtime holds
+/// it (see [`Body`]).
+#[derive(Clone, Debug)]
+pub struct Download {
+    pub status: u16,
+    pub body: Body,
 }
 
 /// The HTTP underneath (reqwest natively, the Workers fetch API in a Worker) and a way to
@@ -29,7 +38,7 @@ pub trait Transport {
     ) -> impl Future<Output = Result<HttpResponse, String>>;
     /// `GET url`, with `Range: bytes=start-end` (inclusive) when given: how bulk results
     /// are downloaded in bounded pieces.
-    fn get(&self, url: &str, range: Option<(u64, u64)>) -> impl Future<Output = Result<HttpResponse, String>>;
+    fn get(&self, url: &str, range: Option<(u64, u64)>) -> impl Future<Output = Result<Download, String>>;
     fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()>;
 }
 
@@ -228,7 +237,7 @@ impl<T: Transport> Transport for &T {
     ) -> impl Future<Output = Result<HttpResponse, String>> {
         (**self).post_json(url, access_token, body)
     }
-    fn get(&self, url: &str, range: Option<(u64, u64)>) -> impl Future<Output = Result<HttpResponse, String>> {
+    fn get(&self, url: &str, range: Option<(u64, u64)>) -> impl Future<Output = Result<Download, String>> {
         (**self).get(url, range)
     }
     fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()> {

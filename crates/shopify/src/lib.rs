@@ -5,9 +5,11 @@
 //!   Admin API schema (`../shared/shopify/admin-2026-01.graphql`);
 //! - [`client`]: requests with cost-based throttling and capped retries;
 //! - [`bulk`]: the bulk-operation lifecycle as decisions;
+//! - [`body`]: a downloaded body, left in JavaScript memory inside a Worker;
 //! - [`jsonl`]: the bulk result file, streamed line by line with bounded memory;
 //! - `native` (not on wasm32): a reqwest + tokio transport for native tools and tests.
 
+pub mod body;
 pub mod bulk;
 pub mod client;
 pub mod documents;

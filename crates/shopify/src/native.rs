@@ -1,7 +1,7 @@
 //! The native transport (reqwest and tokio): used by the benchmark and native tests. The
 //! Worker uses the Workers fetch API instead (`platform::shopify_http`).
 
-use crate::client::{HttpResponse, Transport};
+use crate::client::{Download, HttpResponse, Transport};
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RANGE, RETRY_AFTER};
 
 #[derive(Clone, Default)]
@@ -44,12 +44,16 @@ impl Transport for ReqwestTransport {
         collect(response).await
     }
 
-    async fn get(&self, url: &str, range: Option<(u64, u64)>) -> Result<HttpResponse, String> {
+    async fn get(&self, url: &str, range: Option<(u64, u64)>) -> Result<Download, String> {
         let mut request = self.client.get(url);
         if let Some((start, end)) = range {
             request = request.header(RANGE, format!("bytes={start}-{end}"));
         }
-        collect(request.send().await.map_err(|e| e.to_string())?).await
+        let response = collect(request.send().await.map_err(|e| e.to_string())?).await?;
+        Ok(Download {
+            status: response.status,
+            body: response.body.into(),
+        })
     }
 
     async fn sleep_ms(&self, ms: u64) {

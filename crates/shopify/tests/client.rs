@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a panic is how a test reports failure
 
 use serde_json::{json, Value};
-use shopify::client::{AdminClient, HttpResponse, RetryPolicy, ShopConfig, ShopifyError, Transport};
+use shopify::client::{AdminClient, Download, HttpResponse, RetryPolicy, ShopConfig, ShopifyError, Transport};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
@@ -21,7 +21,7 @@ impl Transport for Scripted {
             .push((url.to_owned(), token.to_owned(), serde_json::from_str(&body).unwrap()));
         self.answers.borrow_mut().pop_front().expect("an answer is scripted")
     }
-    async fn get(&self, _url: &str, _range: Option<(u64, u64)>) -> Result<HttpResponse, String> {
+    async fn get(&self, _url: &str, _range: Option<(u64, u64)>) -> Result<Download, String> {
         Err("downloads are not scripted here".into())
     }
     async fn sleep_ms(&self, ms: u64) {

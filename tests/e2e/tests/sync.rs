@@ -127,6 +127,8 @@ async fn the_daily_cron_lands_the_store_then_a_second_full_sync_changes_nothing_
     assert_eq!(archive["objects"], 2, "both exports archived: {archive:#}");
     let download = &step(&first, "download_parse_upsert")["counters"];
     assert_eq!(download["bytes_read"], download["bytes_total"], "{download:#}");
+    // R2's own size of the completed objects (checked against the bytes read per export).
+    assert_eq!(archive["bytes"], download["bytes_total"], "{archive:#} {download:#}");
     assert!(
         download["wasm_memory_bytes"].as_u64().unwrap() <= 64 * 1024 * 1024,
         "{download:#}"

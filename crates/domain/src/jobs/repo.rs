@@ -2,6 +2,7 @@
 //! Hyperdrive connection, a native connection or a test transaction alike.
 
 use super::{ExecutionStatus, Trigger};
+use crate::pg::p;
 use crate::Principal;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -403,10 +404,10 @@ pub async fn progress_step(
     ordinal: i32,
     counters: &serde_json::Value,
 ) -> Result<(), DbError> {
-    db.execute(
+    db.execute_typed(
         "UPDATE procedure_step_execution SET counters = $3
          WHERE execution_id = $1 AND ordinal = $2 AND status = 'running'",
-        &[&execution_id, &ordinal, counters],
+        &[p(&execution_id), p(&ordinal), p(counters)],
     )
     .await?;
     Ok(())

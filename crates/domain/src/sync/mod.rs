@@ -24,8 +24,9 @@ use crate::platform::{Bindings, KvStore, ObjectStore};
 use crate::store::{self, rows::ChunkRows, write::write_chunk};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::LocalBoxFuture;
-use runs::{BulkRun, Checkpoint, Ready, RESOURCES};
+use runs::{BulkRun, Ready, RESOURCES};
 use serde_json::{json, Map, Value};
+use shopify::body::Body;
 use shopify::bulk::{next_step, BulkNext, BulkOperation};
 use shopify::client::{AdminClient, RetryPolicy, ShopConfig, ShopifyError, Transport};
 use shopify::documents::{self, bulk_query};
@@ -391,55 +392,64 @@ impl<T: Transport> ShopifySync<T> {
         }
     }
 
+    /// Downloads, parses and writes parts of the result files, up to `parts_per_message`.
+    ///
+    /// Parts go one after the other: a part's rows and checkpoint commit before the next
+    /// part is fetched. The run state is read once per message and carried along. A part's
+    /// bytes stay in JavaScript memory in a Worker ([`Body`]); only slices of it and its
+    /// rows are in wasm memory. (Parsing the next part while one is written was tried, when
+    /// whole parts were still copied into wasm memory: with two parts' rows in memory the
+    /// peak wasm memory rose from about 34 to 52–56 MiB, too near the 64 MiB budget; it was
+    /// not faster either in the runs made, though those ran on a hot-reloaded `wrangler dev`,
+    /// so that comparison is not clean.)
     async fn download<B: Bindings>(&self, cx: &StepContext<'_, B>) -> Result<StepOutcome, StepError> {
         let settings = self.settings()?;
         let mut peak_memory = cx.step.counters["wasm_memory_bytes"].as_u64().unwrap_or(0);
+        let mut all = runs::runs(cx.db, cx.execution.id).await.map_err(db_error)?;
         for _ in 0..settings.parts_per_message {
-            let all = runs::runs(cx.db, cx.execution.id).await.map_err(db_error)?;
-            let Some(run) = all.iter().find(|r| r.phase != "downloaded") else {
+            let Some(run) = all.iter().find(|r| r.phase != "downloaded").cloned() else {
                 return Ok(StepOutcome::done(progress(&all, peak_memory), Value::Null));
             };
             if run.phase != "downloading" {
                 // A restarted export (partial data, expired result): wait for it here.
-                return if self.advance(cx).await? {
-                    Ok(StepOutcome::continue_after(0, progress(&all, peak_memory)))
+                let delay = if self.advance(cx).await? {
+                    0
                 } else {
-                    Ok(StepOutcome::continue_after(
-                        settings.poll_seconds,
-                        progress(&all, peak_memory),
-                    ))
+                    settings.poll_seconds
                 };
+                return Ok(StepOutcome::continue_after(delay, progress(&all, peak_memory)));
             }
-            match self.download_part(cx, settings, run, &all, &mut peak_memory).await? {
-                PartResult::Next => {}
-                PartResult::Later(delay) => {
-                    let all = runs::runs(cx.db, cx.execution.id).await.map_err(db_error)?;
-                    return Ok(StepOutcome::continue_after(delay, progress(&all, peak_memory)));
+            let parsed = match self.fetch_part(settings, &run).await? {
+                Fetched::Part(part) => part,
+                Fetched::Expired => {
+                    self.refresh_expired(cx, &run).await?;
+                    return Ok(StepOutcome::continue_after(0, progress(&all, peak_memory)));
                 }
+            };
+            let (updated, result) = self.write_part(cx, parsed, &run, &all, &mut peak_memory).await?;
+            if let Some(slot) = all.iter_mut().find(|r| r.resource == updated.resource) {
+                *slot = updated;
+            }
+            if let PartResult::Later(delay) = result {
+                let all = runs::runs(cx.db, cx.execution.id).await.map_err(db_error)?;
+                return Ok(StepOutcome::continue_after(delay, progress(&all, peak_memory)));
             }
         }
-        let all = runs::runs(cx.db, cx.execution.id).await.map_err(db_error)?;
         if all.iter().all(|r| r.phase == "downloaded") {
             return Ok(StepOutcome::done(progress(&all, peak_memory), Value::Null));
         }
         Ok(StepOutcome::continue_after(0, progress(&all, peak_memory)))
     }
 
-    async fn download_part<B: Bindings>(
-        &self,
-        cx: &StepContext<'_, B>,
-        settings: &SyncSettings,
-        run: &BulkRun,
-        all: &[BulkRun],
-        peak_memory: &mut u64,
-    ) -> Result<PartResult, StepError> {
+    /// Downloads the run's next part and parses it into rows (no database work).
+    async fn fetch_part(&self, settings: &SyncSettings, run: &BulkRun) -> Result<Fetched, StepError> {
         let part_bytes = settings.part_bytes;
         let part = u64::try_from(run.next_part).unwrap_or(0);
         let start = part * part_bytes;
         let url = run.url.clone().unwrap_or_default();
         let file_size = run.file_size.and_then(|s| u64::try_from(s).ok());
-        let mut body = if file_size.is_some_and(|size| start >= size) {
-            Vec::new()
+        let body = if file_size.is_some_and(|size| start >= size) {
+            Body::default()
         } else {
             let response = self
                 .transport
@@ -449,15 +459,12 @@ impl<T: Transport> ShopifySync<T> {
             match response.status {
                 206 => response.body,
                 // A server that ignores Range sends everything: keep this part's slice.
-                200 => {
-                    let from = usize::try_from(start).unwrap_or(usize::MAX).min(response.body.len());
-                    let to = usize::try_from(start + part_bytes)
-                        .unwrap_or(usize::MAX)
-                        .min(response.body.len());
-                    response.body[from..to].to_vec()
-                }
-                416 => Vec::new(),
-                400 | 403 | 410 => return self.refresh_expired(cx, run).await,
+                200 => response.body.slice(
+                    usize::try_from(start).unwrap_or(usize::MAX),
+                    usize::try_from(start + part_bytes).unwrap_or(usize::MAX),
+                ),
+                416 => Body::default(),
+                400 | 403 | 410 => return Ok(Fetched::Expired),
                 status => {
                     return Err(StepError::new(
                         "download_failed",
@@ -466,31 +473,38 @@ impl<T: Transport> ShopifySync<T> {
                 }
             }
         };
-        let body_len = body.len() as i64;
         let last = (body.len() as u64) < part_bytes || file_size.is_some_and(|size| start + body.len() as u64 >= size);
 
         // The unfinished line of the previous part comes first. The part is fed in small
-        // slices and each slice's records become rows at once, so parsed JSON never piles up:
-        // memory stays at about the part plus its rows, whatever the file's size.
+        // slices, copied one at a time out of the body (which in a Worker stays in JavaScript
+        // memory), and each slice's records become rows at once, so parsed JSON never piles
+        // up: wasm memory holds a slice and the part's rows, whatever the file's size.
         let base = start - run.carry.len() as u64;
         let mut reader = JsonlReader::starting_at(base, u64::try_from(run.lines).unwrap_or(0));
         let bad_line =
             |e: shopify::jsonl::JsonlError| StepError::fatal("bad_jsonl", format!("{} export, {e}", run.resource));
         let mut rows = ChunkRows::default();
-        let (mut root_lines, mut chunk_lines, mut consumed) = (0_i64, 0_i64, base);
+        let (mut root_lines, mut lines, mut consumed) = (0_i64, 0_i64, base);
         let mut take = |records: Vec<BulkRecord>| -> Result<(), StepError> {
             for record in &records {
                 rows.add(record)
                     .map_err(|e| StepError::fatal("bad_record", format!("{} export: {e}", run.resource)))?;
                 root_lines += i64::from(record.parent_id.is_none());
-                chunk_lines += 1;
+                lines += 1;
                 consumed = record.end_offset;
             }
             Ok(())
         };
-        for slice in run.carry.chunks(FEED_BYTES).chain(body.chunks(FEED_BYTES)) {
+        for slice in run.carry.chunks(FEED_BYTES) {
             take(reader.feed(slice).map_err(bad_line)?)?;
         }
+        let mut slice = Vec::with_capacity(FEED_BYTES.min(body.len()));
+        for from in (0..body.len()).step_by(FEED_BYTES) {
+            slice.clear();
+            body.append_to(from, from + FEED_BYTES, &mut slice);
+            take(reader.feed(&slice).map_err(bad_line)?)?;
+        }
+        drop(slice);
         if last {
             take(reader.finish().map_err(bad_line)?.into_iter().collect())?;
         } else {
@@ -499,30 +513,60 @@ impl<T: Transport> ShopifySync<T> {
         let carry: Vec<u8> = if last {
             Vec::new()
         } else if consumed >= start {
-            body[usize::try_from(consumed - start).unwrap_or(0)..].to_vec()
+            body.slice(usize::try_from(consumed - start).unwrap_or(0), body.len())
+                .to_vec()
         } else {
             // No line ended in this part (a line longer than a part): carry all of it.
             let mut all = run.carry.clone();
-            all.extend_from_slice(&body);
+            body.append_to(0, body.len(), &mut all);
             all
         };
+        Ok(Fetched::Part(Box::new(ParsedPart {
+            part,
+            body,
+            last,
+            rows,
+            root_lines,
+            lines,
+            carry,
+        })))
+    }
 
+    /// Writes a parsed part: its rows, its archive part and its checkpoint, in one
+    /// transaction. Returns the run as checkpointed.
+    async fn write_part<B: Bindings>(
+        &self,
+        cx: &StepContext<'_, B>,
+        parsed: Box<ParsedPart>,
+        run: &BulkRun,
+        all: &[BulkRun],
+        peak_memory: &mut u64,
+    ) -> Result<(BulkRun, PartResult), StepError> {
+        let ParsedPart {
+            part,
+            body,
+            last,
+            rows,
+            root_lines,
+            lines,
+            carry,
+        } = *parsed;
         let mut lines_by_type = run.lines_by_type.as_object().cloned().unwrap_or_default();
         for (typename, n) in &rows.lines_by_type {
             let before = lines_by_type.get(typename).and_then(Value::as_u64).unwrap_or(0);
             lines_by_type.insert(typename.clone(), json!(before + n));
         }
         let lines_by_type = Value::Object(lines_by_type);
-
+        let body_len = body.len() as i64;
         // The raw part goes to the archive while its rows are written (both are I/O); the
         // checkpoint that counts it commits only after both.
         let number =
             u16::try_from(part + 1).map_err(|_| StepError::fatal("archive_failed", "more than 65535 archive parts"))?;
-        let archive = match (&run.archive_key, &run.archive_upload_id) {
-            (Some(key), Some(upload)) if !body.is_empty() => Some((key, upload, std::mem::take(&mut body))),
+        // Not archived (a partial export, an empty part): the body is dropped here.
+        let archive = match (&run.archive_key, &run.archive_upload_id, body) {
+            (Some(key), Some(upload), body) if !body.is_empty() => Some((key, upload, body)),
             _ => None,
         };
-        drop(body);
         let upload = async {
             match archive {
                 Some((key, upload, bytes)) => cx
@@ -535,13 +579,16 @@ impl<T: Transport> ShopifySync<T> {
                 None => Ok(None),
             }
         };
+        // BEGIN and the chunk's first statements go out together (polled in this order: see
+        // `crate::pg`), so the part costs two round trips to write (see `write_chunk`).
         let write = async {
-            begin(cx.db).await?;
-            write_chunk(cx.db, run.shop_id, run.execution_id, &rows)
-                .await
-                .map_err(db_error)
+            let (began, written) =
+                futures::join!(begin(cx.db), write_chunk(cx.db, run.shop_id, run.execution_id, &rows));
+            began?;
+            written.map_err(db_error)
         };
         let (uploaded, written) = futures::join!(upload, write);
+        drop(rows);
         let (etag, written) = match (uploaded, written) {
             (Ok(etag), Ok(written)) => (etag, written),
             (Err(e), _) | (_, Err(e)) => {
@@ -570,12 +617,14 @@ impl<T: Transport> ShopifySync<T> {
         let downloaded = last && !run.partial;
         let updated = BulkRun {
             next_part: run.next_part + 1,
-            lines: run.lines + chunk_lines,
+            carry,
+            lines: run.lines + lines,
             root_lines: run.root_lines + root_lines,
-            lines_by_type: lines_by_type.clone(),
+            lines_by_type,
             rows_written: run.rows_written + written.rows_written as i64,
             rows_changed: run.rows_changed + written.rows_changed as i64,
             bytes_read: run.bytes_read + body_len,
+            archive_parts,
             phase: if downloaded {
                 "downloaded".into()
             } else {
@@ -587,61 +636,43 @@ impl<T: Transport> ShopifySync<T> {
             *peak_memory = (*peak_memory).max(m);
         }
         let counters = progress(
-            &all.iter()
-                .map(|r| {
-                    if r.resource == run.resource {
-                        updated.clone()
-                    } else {
-                        r.clone()
-                    }
-                })
-                .collect::<Vec<_>>(),
+            all.iter()
+                .map(|r| if r.resource == run.resource { &updated } else { r }),
             *peak_memory,
         );
-        let saved = async {
-            runs::checkpoint(
-                cx.db,
-                run.execution_id,
-                &run.resource,
-                &Checkpoint {
-                    next_part: updated.next_part,
-                    carry: &carry,
-                    lines: updated.lines,
-                    root_lines: updated.root_lines,
-                    lines_by_type: &lines_by_type,
-                    rows_written: updated.rows_written,
-                    rows_changed: updated.rows_changed,
-                    bytes_read: updated.bytes_read,
-                    archive_parts: &archive_parts,
-                    downloaded,
-                },
-            )
-            .await?;
-            repo::progress_step(cx.db, run.execution_id, cx.step.ordinal, &counters).await
-        }
-        .await;
-        if let Err(e) = saved {
+        // The checkpoint, the published counters and COMMIT: one more round trip. A failed
+        // statement aborts the transaction, and Postgres answers the COMMIT with a rollback.
+        let saved = futures::join!(
+            runs::checkpoint(cx.db, &updated),
+            repo::progress_step(cx.db, run.execution_id, cx.step.ordinal, &counters),
+            commit(cx.db),
+        );
+        if let Err(e) = saved.0.and(saved.1) {
             rollback(cx.db).await;
             return Err(db_error(e));
         }
-        commit(cx.db).await?;
+        saved.2?;
+        tracing::info!(
+            resource = %run.resource,
+            part,
+            rows = written.rows_written,
+            bytes = body_len,
+            wasm_memory_mib = wasm_memory_bytes().unwrap_or(0) / 1_048_576,
+            "part committed"
+        );
         if last && run.partial {
             // The partial data is in; now export everything again (writes are idempotent).
             runs::operation_restart(cx.db, run.execution_id, &run.resource)
                 .await
                 .map_err(db_error)?;
-            return Ok(PartResult::Later(0));
+            return Ok((updated, PartResult::Later(0)));
         }
-        Ok(PartResult::Next)
+        Ok((updated, PartResult::Next))
     }
 
     /// The signed result URL expired: ask for the operation again (Shopify signs a fresh
     /// URL on every query); if the result itself expired, export again.
-    async fn refresh_expired<B: Bindings>(
-        &self,
-        cx: &StepContext<'_, B>,
-        run: &BulkRun,
-    ) -> Result<PartResult, StepError> {
+    async fn refresh_expired<B: Bindings>(&self, cx: &StepContext<'_, B>, run: &BulkRun) -> Result<(), StepError> {
         let id = run.operation_id.clone().unwrap_or_default();
         let (op, _) = self.poll_operation(&id).await?;
         let fresh = if run.partial {
@@ -663,7 +694,7 @@ impl<T: Transport> ShopifySync<T> {
                     .map_err(db_error)?;
             }
         }
-        Ok(PartResult::Later(0))
+        Ok(())
     }
 
     /// Test stacks only (`SHOPIFY_SYNC_FAULTS=1`): a crash in the middle of a part's
@@ -811,12 +842,24 @@ impl<T: Transport> ShopifySync<T> {
                 continue;
             }
             parts.sort();
-            cx.bindings
+            let size = cx
+                .bindings
                 .objects()
                 .complete_multipart(key, upload, parts)
                 .await
                 .map_err(|e| StepError::new("archive_failed", e.to_string()))?;
-            bytes += run.bytes_read;
+            // The object is the export's file, whole: R2's size of it is the file's size.
+            let size = i64::try_from(size).unwrap_or(i64::MAX);
+            if let Some(expected) = run.file_size.filter(|&expected| expected != size) {
+                return Err(StepError::fatal(
+                    "archive_incomplete",
+                    format!(
+                        "{key} holds {size} bytes; the {} export's file has {expected}",
+                        run.resource
+                    ),
+                ));
+            }
+            bytes += size;
             objects.push(key.clone());
         }
         Ok(StepOutcome::done(
@@ -831,8 +874,26 @@ enum PartResult {
     Later(u32),
 }
 
+enum Fetched {
+    Part(Box<ParsedPart>),
+    /// The result URL answered 400/403/410: signed URLs expire.
+    Expired,
+}
+
+/// A part downloaded and parsed, not yet written.
+struct ParsedPart {
+    part: u64,
+    body: Body,
+    last: bool,
+    rows: ChunkRows,
+    root_lines: i64,
+    lines: i64,
+    /// The unfinished last line, carried into the next part.
+    carry: Vec<u8>,
+}
+
 /// Live counters of the download step: per resource and in total.
-fn progress(all: &[BulkRun], peak_memory: u64) -> Value {
+fn progress<'a>(all: impl IntoIterator<Item = &'a BulkRun>, peak_memory: u64) -> Value {
     let mut out = Map::new();
     let (mut bytes, mut total, mut lines, mut rows, mut changed) = (0, 0, 0, 0, 0);
     for r in all {

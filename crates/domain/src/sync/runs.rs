@@ -1,6 +1,7 @@
 //! SQL for `shopify_bulk_run`: one bulk export per (execution, resource) with its
 //! download checkpoint, and the incremental-sync watermarks.
 
+use crate::pg::p;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio_postgres::{GenericClient, Row};
@@ -95,7 +96,7 @@ pub async fn create_run(
 pub async fn runs(db: &impl GenericClient, execution_id: Uuid) -> Result<Vec<BulkRun>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM shopify_bulk_run WHERE execution_id = $1 ORDER BY resource");
     Ok(db
-        .query(&sql, &[&execution_id])
+        .query_typed(&sql, &[p(&execution_id)])
         .await?
         .iter()
         .map(BulkRun::from_row)
@@ -193,44 +194,26 @@ pub async fn refresh_url(
     Ok(())
 }
 
-pub struct Checkpoint<'a> {
-    pub next_part: i32,
-    pub carry: &'a [u8],
-    pub lines: i64,
-    pub root_lines: i64,
-    pub lines_by_type: &'a Value,
-    pub rows_written: i64,
-    pub rows_changed: i64,
-    pub bytes_read: i64,
-    pub archive_parts: &'a Value,
-    pub downloaded: bool,
-}
-
-/// Commits a chunk's progress; call it in the transaction that wrote the chunk's rows.
-pub async fn checkpoint(
-    db: &impl GenericClient,
-    execution_id: Uuid,
-    resource: &str,
-    c: &Checkpoint<'_>,
-) -> Result<(), DbError> {
-    let phase = if c.downloaded { "downloaded" } else { "downloading" };
-    db.execute(
+/// Commits a part's progress as `run` now stands (next part, carried line, counters,
+/// archive parts, phase); call it in the transaction that wrote the part's rows.
+pub async fn checkpoint(db: &impl GenericClient, run: &BulkRun) -> Result<(), DbError> {
+    db.execute_typed(
         "UPDATE shopify_bulk_run SET next_part = $3, carry = $4, lines = $5, root_lines = $6, lines_by_type = $7,
              rows_written = $8, rows_changed = $9, bytes_read = $10, archive_parts = $11, phase = $12, updated_at = now()
          WHERE execution_id = $1 AND resource = $2",
         &[
-            &execution_id,
-            &resource,
-            &c.next_part,
-            &c.carry,
-            &c.lines,
-            &c.root_lines,
-            c.lines_by_type,
-            &c.rows_written,
-            &c.rows_changed,
-            &c.bytes_read,
-            c.archive_parts,
-            &phase,
+            p(&run.execution_id),
+            p(&run.resource),
+            p(&run.next_part),
+            p(&run.carry),
+            p(&run.lines),
+            p(&run.root_lines),
+            p(&run.lines_by_type),
+            p(&run.rows_written),
+            p(&run.rows_changed),
+            p(&run.bytes_read),
+            p(&run.archive_parts),
+            p(&run.phase),
         ],
     )
     .await?;
