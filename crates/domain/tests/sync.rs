@@ -119,7 +119,11 @@ impl Harness {
             backoff_cap_seconds: 1,
         };
         for _ in 0..2000 {
-            let next = self.bindings.queue.0.lock().unwrap().pop();
+            // First in, first out, as a queue delivers.
+            let next = {
+                let mut queue = self.bindings.queue.0.lock().unwrap();
+                (!queue.is_empty()).then(|| queue.remove(0))
+            };
             let Some((envelope, delay)) = next else {
                 let execution = repo::get_execution(&self.db.client, id).await.unwrap().unwrap();
                 if execution.status().is_some_and(|s| s.is_terminal()) {
@@ -314,4 +318,76 @@ async fn a_dropped_line_fails_loudly_and_access_denied_fails_at_once() {
     assert_eq!(detail["execution"]["status"], "failed", "{detail:#}");
     assert_eq!(detail["execution"]["error_code"], "shopify_access_denied");
     assert!(detail["execution"]["error_message"].as_str().unwrap().contains("scope"));
+}
+
+#[tokio::test]
+async fn a_token_without_read_all_orders_fails_before_any_export() {
+    let h = harness(50, 64 * 1024).await;
+    h.control(
+        "/_standin/shopify/settings",
+        json!({ "access_scopes": ["read_products", "write_orders", "read_customers"] }),
+    )
+    .await;
+    let detail = h.run_until_finished(h.start(json!({ "mode": "full" })).await).await;
+    assert_eq!(detail["execution"]["status"], "failed", "{detail:#}");
+    assert_eq!(
+        detail["execution"]["error_code"], "shopify_missing_scopes",
+        "{detail:#}"
+    );
+    let message = detail["execution"]["error_message"].as_str().unwrap();
+    // write_orders stands for read_orders; only read_all_orders is missing.
+    assert!(
+        message.contains("lacks the access scope(s) read_all_orders;"),
+        "{message}"
+    );
+    assert_eq!(step(&detail, "initiate")["status"], "failed", "{detail:#}");
+    let requests = reqwest::get(format!("{}/_standin/shopify/requests", h.base))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(requests["shop_queries"].as_u64().unwrap() >= 1, "{requests:#}");
+    assert_eq!(requests["bulk_runs"].as_u64().unwrap_or(0), 0, "{requests:#}");
+
+    // Granted, the same store syncs.
+    h.control(
+        "/_standin/shopify/settings",
+        json!({ "access_scopes": ["read_products", "read_orders", "read_all_orders", "read_customers"] }),
+    )
+    .await;
+    let detail = h.run_until_finished(h.start(json!({ "mode": "full" })).await).await;
+    assert_succeeded(&detail);
+    h.assert_matches_truth().await;
+}
+
+#[tokio::test]
+async fn a_sync_started_while_another_runs_waits_for_it() {
+    let h = harness(300, 64 * 1024).await;
+    let first = h.start(json!({ "mode": "full" })).await;
+    let second = h.start(json!({ "mode": "full" })).await;
+    // Delivering the queue in order plays both; the second finishes last.
+    let detail = h.run_until_finished(second).await;
+    assert_succeeded(&detail);
+    let earlier = h.detail(first).await;
+    assert_succeeded(&earlier);
+    let initiate = step(&detail, "initiate");
+    assert_eq!(
+        initiate["counters"]["waited_for_execution"],
+        json!(first.to_string()),
+        "{initiate:#}"
+    );
+    // The second export started only once the first had finished.
+    let first_finished = earlier["execution"]["finished_at"].as_str().unwrap().to_owned();
+    let second_initiated = initiate["finished_at"].as_str().unwrap().to_owned();
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    assert!(
+        parse(&second_initiated) >= parse(&first_finished),
+        "second initiated at {second_initiated}, first finished at {first_finished}"
+    );
+    // The first did not wait for the second.
+    assert!(step(&earlier, "initiate")["counters"]
+        .get("waited_for_execution")
+        .is_none());
+    h.assert_matches_truth().await;
 }

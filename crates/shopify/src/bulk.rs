@@ -7,6 +7,26 @@
 
 use serde::Deserialize;
 
+/// The access scopes the sync's queries need. `read_all_orders` matters most: without it
+/// Shopify answers only the last 60 days of orders, and its own counts then agree with the
+/// short file, so nothing downstream could notice the loss
+/// (<https://shopify.dev/docs/api/admin-graphql/2026-01/objects/Order>, the note on access to
+/// all orders). `read_customers` covers `Order.customer`.
+pub const REQUIRED_SCOPES: [&str; 4] = ["read_products", "read_orders", "read_all_orders", "read_customers"];
+
+/// The required scopes missing from `granted` (handles as `AccessScope.handle` gives them).
+/// A `write_` scope implies its `read_` scope, as Shopify documents for access scopes
+/// (<https://shopify.dev/docs/api/usage/access-scopes>).
+pub fn missing_scopes<'a>(granted: impl IntoIterator<Item = &'a str> + Clone) -> Vec<&'static str> {
+    REQUIRED_SCOPES
+        .into_iter()
+        .filter(|needed| {
+            let implied_by = needed.replacen("read_", "write_", 1);
+            !granted.clone().into_iter().any(|g| g == *needed || g == implied_by)
+        })
+        .collect()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BulkStatus {
@@ -81,11 +101,15 @@ pub fn next_step(op: &BulkOperation) -> BulkNext {
         BulkStatus::Created | BulkStatus::Running | BulkStatus::Canceling => BulkNext::PollAgain,
         BulkStatus::Completed => BulkNext::Download(op.url.clone()),
         BulkStatus::Canceled => BulkNext::Retry(format!("bulk operation {} was canceled", op.id)),
-        BulkStatus::Expired => BulkNext::Retry(format!("the result of bulk operation {} expired before download", op.id)),
+        BulkStatus::Expired => BulkNext::Retry(format!(
+            "the result of bulk operation {} expired before download",
+            op.id
+        )),
         BulkStatus::Failed => match op.error_code {
             Some(BulkErrorCode::AccessDenied) => BulkNext::Fail(format!(
-                "bulk operation {} was denied access: the app lacks a scope the query needs (read_products, read_orders, read_customers)",
-                op.id
+                "bulk operation {} was denied access: the app lacks a scope the query needs ({})",
+                op.id,
+                REQUIRED_SCOPES.join(", ")
             )),
             Some(code @ (BulkErrorCode::InternalServerError | BulkErrorCode::Timeout)) => match &op.partial_data_url {
                 Some(url) => BulkNext::DownloadPartialThenRetry(url.clone()),
@@ -100,6 +124,22 @@ pub fn next_step(op: &BulkOperation) -> BulkNext {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn missing_scopes_name_what_the_token_lacks() {
+        let all = ["read_products", "read_orders", "read_all_orders", "read_customers"];
+        assert!(missing_scopes(all).is_empty());
+        assert_eq!(
+            missing_scopes(["read_products", "read_orders", "read_customers"]),
+            vec!["read_all_orders"]
+        );
+        // write_ implies read_; read_all_orders has no write_ twin to stand in for it.
+        assert_eq!(
+            missing_scopes(["write_products", "write_orders", "write_customers"]),
+            vec!["read_all_orders"]
+        );
+        assert_eq!(missing_scopes([]), REQUIRED_SCOPES.to_vec());
+    }
 
     fn op(v: serde_json::Value) -> BulkOperation {
         serde_json::from_value(v).unwrap()
@@ -147,6 +187,10 @@ mod tests {
                 next_step(&with(json!({"status": "FAILED", "errorCode": code}))),
                 BulkNext::Retry(_)
             ));
+        }
+        match next_step(&with(json!({"status": "FAILED", "errorCode": "ACCESS_DENIED"}))) {
+            BulkNext::Fail(message) => assert!(message.contains("read_all_orders"), "{message}"),
+            other => panic!("{other:?}"),
         }
         let parsed = with(json!({"status": "COMPLETED"}));
         assert_eq!((parsed.object_count, parsed.root_object_count), (Some(10), Some(4)));

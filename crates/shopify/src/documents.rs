@@ -33,9 +33,12 @@ pub const CANCEL_BULK_OPERATION: &str = r#"mutation CancelBulkOperation($id: ID!
   }
 }"#;
 
-/// The shop's identity and time zone (order dates are reported in it).
+/// The shop's identity and time zone (order dates are reported in it), and the access
+/// scopes this app was granted (checked before any export: see [`crate::bulk::REQUIRED_SCOPES`]).
+/// <https://shopify.dev/docs/api/admin-graphql/2026-01/objects/AppInstallation>
 pub const SHOP: &str = r#"query Shop {
   shop { id name myshopifyDomain ianaTimezone currencyCode }
+  currentAppInstallation { accessScopes { handle } }
 }"#;
 
 /// Bulk export of the catalog: products with variants and collection memberships.

@@ -883,10 +883,16 @@ async fn authentication_versions_and_the_shop() {
     let shop = h.graphql(SHOP, json!({})).await;
     assert_eq!(
         shop,
-        json!({ "shop": {
-            "id": "gid://shopify/Shop/1", "name": "Merch Stand-in", "myshopifyDomain": "merch-standin.myshopify.com",
-            "ianaTimezone": "America/New_York", "currencyCode": "USD",
-        } })
+        json!({
+            "shop": {
+                "id": "gid://shopify/Shop/1", "name": "Merch Stand-in", "myshopifyDomain": "merch-standin.myshopify.com",
+                "ianaTimezone": "America/New_York", "currencyCode": "USD",
+            },
+            "currentAppInstallation": { "accessScopes": [
+                { "handle": "read_products" }, { "handle": "read_orders" },
+                { "handle": "read_all_orders" }, { "handle": "read_customers" },
+            ] },
+        })
     );
     let (status, _, body) = h
         .graphql_raw("{ customers(first: 1) { edges { node { id } } } }", json!({}))

@@ -23,16 +23,21 @@ async fn turn() -> MutexGuard<'static, ()> {
 /// A new store in the stand-in and a new shop in Postgres (the stand-in reuses its GIDs
 /// across stores, which no real shop does).
 async fn reset_store(s: &Stack, seed: u64) -> Value {
-    s.db()
-        .await
-        .batch_execute(&format!("TRUNCATE {} CASCADE", domain::store::STORE_TABLES))
-        .await
-        .unwrap();
+    empty_store_tables(s).await;
     s.standin(
         "/_standin/shopify/store",
         &json!({ "seed": seed, "orders": ORDERS, "products": 120, "months": 18, "shuffle": true }),
     )
     .await
+}
+
+/// Postgres without any synced data, so the next sync proves it lands everything itself.
+async fn empty_store_tables(s: &Stack) {
+    s.db()
+        .await
+        .batch_execute(&format!("TRUNCATE {} CASCADE", domain::store::STORE_TABLES))
+        .await
+        .unwrap();
 }
 
 async fn arm(s: &Stack, faults: Value) {
@@ -196,6 +201,8 @@ async fn every_fault_ends_in_the_same_state_as_a_clean_run() {
         ),
     ];
     for (name, faults) in cases {
+        // Each case starts from empty tables: what it ends with, its own sync wrote.
+        empty_store_tables(s).await;
         let before = armed(s).await;
         arm(s, faults.clone()).await;
         let body = run_sync(s, json!({ "mode": "full" })).await;

@@ -208,7 +208,8 @@ pub async fn totals(db: &impl GenericClient, shop_id: i32) -> Result<BTreeMap<St
              SELECT
                (SELECT count(*) FROM product WHERE shop_id = $1 AND deleted_at IS NULL),
                (SELECT count(*) FROM product_variant WHERE shop_id = $1 AND deleted_at IS NULL),
-               (SELECT count(DISTINCT collection_gid) FROM collection_membership WHERE shop_id = $1),
+               (SELECT count(*) FROM collection c WHERE c.shop_id = $1 AND EXISTS
+                  (SELECT 1 FROM collection_membership m WHERE m.shop_id = $1 AND m.collection_gid = c.gid)),
                (SELECT count(*) FROM collection_membership WHERE shop_id = $1),
                (SELECT count(*) FROM o),
                (SELECT count(*) FROM o WHERE cancelled_at IS NOT NULL),

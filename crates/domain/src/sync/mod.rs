@@ -58,6 +58,9 @@ pub const DEFAULT_PART_BYTES: u64 = 8 * 1024 * 1024;
 /// The step error of an injected lost connection (its transaction is left open, never committed).
 const CONNECTION_LOST: &str = "connection_lost";
 
+const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;
+
 /// A downloaded part is parsed this much at a time.
 const FEED_BYTES: usize = 256 * 1024;
 
@@ -80,7 +83,18 @@ impl SyncSettings {
                 access_token,
                 api_version: var("SHOPIFY_API_VERSION").unwrap_or_else(|| shopify::ADMIN_API_VERSION.to_owned()),
             },
-            part_bytes: number("SHOPIFY_SYNC_PART_BYTES", DEFAULT_PART_BYTES)?.max(1024),
+            part_bytes: {
+                let bytes = number("SHOPIFY_SYNC_PART_BYTES", DEFAULT_PART_BYTES)?;
+                // Each part becomes an R2 multipart part: R2 wants at least 5 MiB for every
+                // part but the last (https://developers.cloudflare.com/r2/objects/multipart-objects/);
+                // a part also sits whole in the Worker's memory (128 MB), hence the ceiling.
+                if !(MIN_PART_BYTES..=MAX_PART_BYTES).contains(&bytes) {
+                    return Err(format!(
+                        "SHOPIFY_SYNC_PART_BYTES must be between {MIN_PART_BYTES} (5 MiB, R2's smallest multipart part) and {MAX_PART_BYTES} (64 MiB), not {bytes}"
+                    ));
+                }
+                bytes
+            },
             parts_per_message: u32::try_from(number("SHOPIFY_SYNC_PARTS_PER_MESSAGE", 8)?.max(1)).unwrap_or(8),
             poll_seconds: u32::try_from(number("SHOPIFY_POLL_SECONDS", 5)?).unwrap_or(5),
             lookback_minutes: i64::try_from(number("SHOPIFY_SYNC_LOOKBACK_MINUTES", 60)?).unwrap_or(60),
@@ -326,11 +340,41 @@ impl<T: Transport> ShopifySync<T> {
                 ))
             }
         };
+        if let Some(earlier) = runs::earlier_sync_in_flight(cx.db, cx.execution.id)
+            .await
+            .map_err(db_error)?
+        {
+            tracing::info!(%earlier, "another sync is in flight; this one waits for it");
+            return Ok(StepOutcome::continue_after(
+                settings.poll_seconds,
+                json!({ "waiting_for_execution": earlier }),
+            ));
+        }
         let client = self.client()?;
         let data = client
             .execute(documents::SHOP, json!({}))
             .await
             .map_err(shopify_error)?;
+        // Before any export: a token without a required scope fails the day loudly, naming
+        // the scope. (Without `read_all_orders` Shopify would export only 60 days of orders
+        // and count only those: reconcile could not tell.)
+        let granted: Vec<&str> = data["currentAppInstallation"]["accessScopes"]
+            .as_array()
+            .map(|scopes| scopes.iter().filter_map(|s| s["handle"].as_str()).collect())
+            .unwrap_or_default();
+        let missing = shopify::bulk::missing_scopes(granted.iter().copied());
+        if !missing.is_empty() {
+            return Err(StepError::fatal(
+                "shopify_missing_scopes",
+                format!(
+                    "the Shopify access token lacks the access scope(s) {}; the sync needs {} \
+                     (without read_all_orders Shopify returns only the last 60 days of orders). \
+                     Grant them to the app and run the sync again",
+                    missing.join(", "),
+                    shopify::bulk::REQUIRED_SCOPES.join(", ")
+                ),
+            ));
+        }
         let shop = &data["shop"];
         let field = |name: &str| shop[name].as_str().unwrap_or_default().to_owned();
         let shop_id = store::upsert_shop(
@@ -370,7 +414,10 @@ impl<T: Transport> ShopifySync<T> {
                 }
             }
         }
-        let counters = json!({ "shop_id": shop_id, "exports": modes });
+        let mut counters = json!({ "shop_id": shop_id, "exports": modes });
+        if let Some(earlier) = cx.step.counters.get("waiting_for_execution") {
+            counters["waited_for_execution"] = earlier.clone();
+        }
         Ok(match busy {
             Some(why) => {
                 StepOutcome::continue_after(settings.poll_seconds, json!({ "shop_id": shop_id, "waiting": why }))
@@ -946,5 +993,30 @@ impl<B: Bindings, T: Transport> Procedure<B> for ShopifySync<T> {
                 other => Err(StepError::fatal("unknown_step", other.to_owned())),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(part_bytes: Option<&str>) -> Result<SyncSettings, String> {
+        SyncSettings::from_vars(|name| match name {
+            "SHOPIFY_SHOP_URL" => Some("https://example.myshopify.com".to_owned()),
+            "SHOPIFY_ACCESS_TOKEN" => Some("shpat_x".to_owned()),
+            "SHOPIFY_SYNC_PART_BYTES" => part_bytes.map(str::to_owned),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn part_sizes_are_ones_r2_multipart_accepts() {
+        assert_eq!(settings(None).map(|s| s.part_bytes), Ok(DEFAULT_PART_BYTES));
+        assert_eq!(settings(Some("5242880")).map(|s| s.part_bytes), Ok(5 * 1024 * 1024));
+        for refused in ["1048576", "5242879", "67108865"] {
+            let error = settings(Some(refused)).map(|s| s.part_bytes).unwrap_err();
+            assert!(error.contains("5 MiB, R2's smallest multipart part"), "{error}");
+        }
+        assert!(settings(Some("8MiB")).is_err());
     }
 }

@@ -220,6 +220,33 @@ pub async fn checkpoint(db: &impl GenericClient, run: &BulkRun) -> Result<(), Db
     Ok(())
 }
 
+/// How long an unfinished execution that has not been touched still counts as in flight:
+/// longer than the engine's longest retry backoff (600 s) and any poll delay, so a live
+/// sync is never ignored, yet a sync whose message was lost for good blocks nobody forever.
+const IN_FLIGHT_WINDOW_MINUTES: i32 = 30;
+
+/// The earliest sync execution created before this one that has not finished, if any:
+/// syncs run one at a time, in the order they were started, so two exports never
+/// interleave their writes (an older file overwriting newer rows, two runs marking each
+/// other's rows vanished). Ordered by (created_at, id), so no two syncs wait for each other.
+pub async fn earlier_sync_in_flight(db: &impl GenericClient, execution_id: Uuid) -> Result<Option<Uuid>, DbError> {
+    Ok(db
+        .query_opt(
+            "SELECT o.id FROM procedure_execution o
+               JOIN procedure_execution me ON me.id = $1
+              WHERE o.job_type = me.job_type
+                AND o.id <> me.id
+                AND o.status IN ('queued', 'running', 'retrying')
+                AND (o.created_at, o.id) < (me.created_at, me.id)
+                AND o.updated_at > now() - make_interval(mins => $2::int)
+              ORDER BY o.created_at, o.id
+              LIMIT 1",
+            &[&execution_id, &IN_FLIGHT_WINDOW_MINUTES],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
 pub async fn watermark(
     db: &impl GenericClient,
     shop_id: i32,

@@ -59,6 +59,8 @@ pub struct Settings {
     /// The cost bucket's size and refill rate (points per second); changing either refills it.
     pub maximum_available: f64,
     pub restore_rate: f64,
+    /// The access scopes the app installation reports (`currentAppInstallation.accessScopes`).
+    pub access_scopes: Vec<String>,
 }
 
 impl Default for Settings {
@@ -68,6 +70,9 @@ impl Default for Settings {
             url_validity_seconds: DEFAULT_URL_VALIDITY_SECONDS,
             maximum_available: cost::DEFAULT_MAXIMUM_AVAILABLE,
             restore_rate: cost::DEFAULT_RESTORE_RATE,
+            access_scopes: ["read_products", "read_orders", "read_all_orders", "read_customers"]
+                .map(str::to_owned)
+                .to_vec(),
         }
     }
 }

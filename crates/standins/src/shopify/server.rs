@@ -193,10 +193,21 @@ async fn graphql(State(s): State<Shared>, Path(version): Path<String>, headers: 
         Document::Shop => {
             s.count("shop_queries", 1);
             let store = s.store();
-            Ok(json!({ "shop": {
-                "id": SHOP_GID, "name": SHOP_NAME, "myshopifyDomain": MYSHOPIFY_DOMAIN,
-                "ianaTimezone": store.time_zone().name(), "currencyCode": super::export::CURRENCY,
-            } }))
+            let scopes: Vec<Value> = s
+                .settings()
+                .access_scopes
+                .iter()
+                .map(|handle| json!({ "handle": handle }))
+                .collect();
+            // https://shopify.dev/docs/api/admin-graphql/2026-01/objects/Shop and
+            // https://shopify.dev/docs/api/admin-graphql/2026-01/objects/AppInstallation
+            Ok(json!({
+                "shop": {
+                    "id": SHOP_GID, "name": SHOP_NAME, "myshopifyDomain": MYSHOPIFY_DOMAIN,
+                    "ianaTimezone": store.time_zone().name(), "currencyCode": super::export::CURRENCY,
+                },
+                "currentAppInstallation": { "accessScopes": scopes },
+            }))
         }
     };
     let body = match answer {
@@ -677,7 +688,7 @@ mod tests {
             "mutation RunBulkQuery($query: String!) {\n  bulkOperationRunQuery(query: $query, groupObjects: false) {";
         pub const POLL: &str = "query PollBulkOperation($id: ID!) {\n  node(id: $id) {\n    ... on BulkOperation {";
         pub const CANCEL: &str = "mutation CancelBulkOperation($id: ID!) {\n  bulkOperationCancel(id: $id) {";
-        pub const SHOP: &str = "query Shop {\n  shop { id name myshopifyDomain ianaTimezone currencyCode }\n}";
+        pub const SHOP: &str = "query Shop {\n  shop { id name myshopifyDomain ianaTimezone currencyCode }\n  currentAppInstallation { accessScopes { handle } }\n}";
     }
 
     #[test]
