@@ -391,3 +391,24 @@ async fn a_sync_started_while_another_runs_waits_for_it() {
         .is_none());
     h.assert_matches_truth().await;
 }
+
+#[tokio::test]
+async fn a_row_lost_between_parse_and_write_fails_at_reconcile() {
+    // A fresh database: no earlier sync's row can stand in for the lost one.
+    let h = harness(200, 64 * 1024).await;
+    let detail = h
+        .run_until_finished(
+            h.start(json!({ "mode": "full", "fault": { "lose_line_item_at_part": 0 } }))
+                .await,
+        )
+        .await;
+    assert_eq!(detail["execution"]["status"], "failed", "{detail:#}");
+    assert_eq!(detail["execution"]["error_code"], "reconcile_mismatch");
+    let message = detail["execution"]["error_message"].as_str().unwrap();
+    // Shopify's counts and the lines parsed agree; only the rows in Postgres fall short.
+    assert!(
+        message.contains("LineItem lines were parsed but") && message.contains("rows stand for them in Postgres"),
+        "{message}"
+    );
+    assert!(!message.contains("objects,"), "{message}");
+}

@@ -598,6 +598,8 @@ impl<T: Transport> ShopifySync<T> {
             lines,
             carry,
         } = *parsed;
+        let mut rows = rows;
+        self.maybe_lose_a_row(cx, run, part, &mut rows);
         let mut lines_by_type = run.lines_by_type.as_object().cloned().unwrap_or_default();
         for (typename, n) in &rows.lines_by_type {
             let before = lines_by_type.get(typename).and_then(Value::as_u64).unwrap_or(0);
@@ -792,6 +794,21 @@ impl<T: Transport> ShopifySync<T> {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+
+    /// Test stacks only (`SHOPIFY_SYNC_FAULTS=1`): `params.fault.lose_line_item_at_part`
+    /// drops one parsed line item before the part is written, a write that silently loses a
+    /// row. Reconcile must catch it (lines parsed vs rows in Postgres).
+    fn maybe_lose_a_row<B: Bindings>(&self, cx: &StepContext<'_, B>, run: &BulkRun, part: u64, rows: &mut ChunkRows) {
+        let fault = &cx.execution.params["fault"];
+        if self.settings().is_ok_and(|s| s.faults_enabled)
+            && fault["lose_line_item_at_part"].as_u64() == Some(part)
+            && run.resource == "orders"
+            && !rows.line_items.gid.is_empty()
+        {
+            tracing::warn!(part, "fault injection: a parsed line item is not written");
+            rows.line_items.lose_last();
+        }
     }
 
     async fn reconcile<B: Bindings>(&self, cx: &StepContext<'_, B>) -> Result<StepOutcome, StepError> {
