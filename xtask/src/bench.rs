@@ -489,12 +489,17 @@ async fn wrangler_sync(args: &Args, http: &reqwest::Client, token: &str) -> anyh
         .await?;
     let started: Value = response.json().await?;
     let id = started["execution_id"].as_str().context("execution_id")?.to_owned();
+    // Polls go on a connection each, with a deadline: a kept-alive connection that wrangler
+    // dev's proxy had dropped once failed a run here. A poll that does not get through is
+    // asked again; five in a row end the benchmark.
+    let poller = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(30))
+        .build()?;
     let mut transport_errors = 0;
     let body = loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        // A poll that does not get through (wrangler dev drops an idle kept-alive connection
-        // now and then) is asked again; five in a row end the benchmark.
-        let response = match http
+        let response = match poller
             .get(format!("{}/api/jobs/{id}", args.api))
             .header("cf-access-jwt-assertion", token)
             .send()
