@@ -113,6 +113,23 @@ impl Harness {
 
     /// As [`Self::run_until_finished`], calling `after_each` after every delivery.
     async fn run_until_finished_with(&self, id: Uuid, after_each: impl Fn(&MemoryBindings)) -> Value {
+        self.play(id, after_each, None).await
+    }
+
+    /// As [`Self::run_until_finished`], also returning the execution as the API reads it
+    /// (execution and steps) after every delivery.
+    async fn run_until_finished_recording(&self, id: Uuid) -> (Value, Vec<Value>) {
+        let mut seen = Vec::new();
+        let detail = self.play(id, |_| {}, Some(&mut seen)).await;
+        (detail, seen)
+    }
+
+    async fn play(
+        &self,
+        id: Uuid,
+        after_each: impl Fn(&MemoryBindings),
+        mut snapshots: Option<&mut Vec<Value>>,
+    ) -> Value {
         let config = EngineConfig {
             lease_seconds: 1,
             backoff_base_seconds: 1,
@@ -150,6 +167,9 @@ impl Harness {
                 }
             }
             after_each(&self.bindings);
+            if let Some(snapshots) = snapshots.as_deref_mut() {
+                snapshots.push(self.detail(id).await);
+            }
         }
         panic!("the execution did not finish within 2000 deliveries");
     }
@@ -207,9 +227,37 @@ fn assert_succeeded(detail: &Value) {
 async fn a_full_sync_lands_the_store_in_many_checkpointed_parts_and_archives_it_whole() {
     let h = harness(300, 64 * 1024).await;
     let id = h.start(json!({ "mode": "full" })).await;
-    let detail = h.run_until_finished(id).await;
+    let (detail, snapshots) = h.run_until_finished_recording(id).await;
     assert_succeeded(&detail);
     h.assert_matches_truth().await;
+
+    // While it runs, the download step's counters grow, as `GET /api/jobs/{id}` shows them:
+    // bytes read strictly between none and all, lines and rows written.
+    let midway: Vec<&Value> = snapshots
+        .iter()
+        .filter(|d| d["execution"]["status"] == "running")
+        .filter_map(|d| {
+            d["steps"]
+                .as_array()?
+                .iter()
+                .find(|s| s["name"] == "download_parse_upsert")
+        })
+        .filter(|s| s["status"] == "running")
+        .map(|s| &s["counters"])
+        .filter(|c| {
+            let (read, total) = (
+                c["bytes_read"].as_i64().unwrap_or(0),
+                c["bytes_total"].as_i64().unwrap_or(0),
+            );
+            read > 0
+                && read < total
+                && c["rows_written"].as_i64().unwrap_or(0) > 0
+                && c["lines"].as_i64().unwrap_or(0) > 0
+        })
+        .collect();
+    assert!(midway.len() >= 2, "counters seen mid-run: {midway:#?}");
+    let reads: Vec<i64> = midway.iter().map(|c| c["bytes_read"].as_i64().unwrap()).collect();
+    assert!(reads.windows(2).all(|w| w[0] < w[1]), "bytes read only grow: {reads:?}");
 
     let download = &step(&detail, "download_parse_upsert")["counters"];
     assert!(download["orders"]["parts"].as_i64().unwrap() >= 5, "{download:#}");
