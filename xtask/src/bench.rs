@@ -141,24 +141,40 @@ fn parts(path: &Path, part_bytes: u64) -> anyhow::Result<impl Iterator<Item = an
     }))
 }
 
+/// The rows of each part of a file, parsed as the Worker parses them, then those of an
+/// unfinished last line.
+fn part_rows(path: &Path, part_bytes: u64) -> anyhow::Result<impl Iterator<Item = anyhow::Result<ChunkRows>>> {
+    let mut reader = Some(JsonlReader::starting_at(0, 0));
+    let mut parts = parts(path, part_bytes)?;
+    Ok(std::iter::from_fn(move || {
+        let records: anyhow::Result<Vec<_>> = match parts.next() {
+            Some(part) => {
+                let reader = reader.as_mut()?;
+                part.and_then(|p| Ok(reader.feed(&p)?))
+            }
+            None => match reader.take()?.finish() {
+                Ok(Some(last)) => Ok(vec![last]),
+                Ok(None) => return None,
+                Err(e) => Err(e.into()),
+            },
+        };
+        Some(records.and_then(|records| {
+            let mut rows = ChunkRows::default();
+            for r in &records {
+                rows.add(r)?;
+            }
+            Ok(rows)
+        }))
+    }))
+}
+
 fn parse_file(
     path: &Path,
     part_bytes: u64,
     mut each: impl FnMut(ChunkRows) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut reader = JsonlReader::starting_at(0, 0);
-    for part in parts(path, part_bytes)? {
-        let records = reader.feed(&part?)?;
-        let mut rows = ChunkRows::default();
-        for r in &records {
-            rows.add(r)?;
-        }
-        each(rows)?;
-    }
-    if let Some(last) = reader.finish()? {
-        let mut rows = ChunkRows::default();
-        rows.add(&last)?;
-        each(rows)?;
+    for rows in part_rows(path, part_bytes)? {
+        each(rows?)?;
     }
     Ok(())
 }
@@ -221,20 +237,8 @@ async fn native_upsert(args: &Args, files: &[PathBuf], run: usize, how: Native) 
     match how {
         Native::InTurn => {
             for file in files {
-                let mut reader = JsonlReader::starting_at(0, 0);
-                for part in parts(file, args.part_bytes)? {
-                    let records = reader.feed(&part?)?;
-                    let mut rows = ChunkRows::default();
-                    for r in &records {
-                        rows.add(r)?;
-                    }
-                    let (t, n) = write_part(&db, shop_id, execution, &rows).await?;
-                    (in_db, rows_written) = (in_db + t, rows_written + n);
-                }
-                if let Some(last) = reader.finish()? {
-                    let mut rows = ChunkRows::default();
-                    rows.add(&last)?;
-                    let (t, n) = write_part(&db, shop_id, execution, &rows).await?;
+                for rows in part_rows(file, args.part_bytes)? {
+                    let (t, n) = write_part(&db, shop_id, execution, &rows?).await?;
                     (in_db, rows_written) = (in_db + t, rows_written + n);
                 }
             }

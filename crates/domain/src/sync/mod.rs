@@ -593,12 +593,11 @@ impl<T: Transport> ShopifySync<T> {
             part,
             body,
             last,
-            rows,
+            mut rows,
             root_lines,
             lines,
             carry,
         } = *parsed;
-        let mut rows = rows;
         self.maybe_lose_a_row(cx, run, part, &mut rows);
         let mut lines_by_type = run.lines_by_type.as_object().cloned().unwrap_or_default();
         for (typename, n) in &rows.lines_by_type {
